@@ -49,7 +49,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_hygiene.py
 	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_hygiene.py
+	$(BIN)/python -m pytest -q tests
 
 test-slow: $(STAMP)
 	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags slow
