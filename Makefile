@@ -11,8 +11,10 @@ CPU_TORCH ?= torch==2.13.0
 NBDEV_PINS := 'nbdev>=2.4,<3' 'fastcore>=1.12.3,<2' 'execnb>=0.1.12,<0.2' 'ghapi<2'
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_out
-# Parallel notebook workers for nbdev_test
+# Parallel notebook workers for nbdev_test, one math thread each (N workers x N threads on N cores
+# oversubscribes the CPU and makes small training steps many times slower)
 N_WORKERS ?= 2
+TEST_THREADS ?= 1
 
 .PHONY: demo test test-slow install lab docs export clean-nbs bench help
 
@@ -48,11 +50,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_hygiene.py
-	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
+	OMP_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing
 	$(BIN)/python -m pytest -q tests
 
 test-slow: $(STAMP)
-	$(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags slow
+	OMP_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS) $(BIN)/nbdev_test --n_workers $(N_WORKERS) --timing --flags slow
 
 export: $(STAMP)
 	$(BIN)/nbdev_export
