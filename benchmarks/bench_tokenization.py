@@ -23,7 +23,7 @@ The machine may be shared with other work: timings are noisy, ratios less so. Re
 benchmarks/results/tokenization.{json,md}.
 """
 from __future__ import annotations
-import argparse, json, os, platform, sys, tempfile, time
+import argparse, json, os, platform, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 

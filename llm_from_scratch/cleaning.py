@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_cleaning.ipynb #8ecd8ba0
 from __future__ import annotations
-import os, re, io, sys, json, zlib, shutil, hashlib, tarfile, tempfile, subprocess, configparser, unicodedata
+import os, re, sys, json, zlib, shutil, hashlib, tarfile, tempfile, subprocess, configparser, unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -491,10 +491,11 @@ def corpus_stats(edition: str = 'modern') -> dict:
     "Headline figures of one edition: works, characters before/after cleaning, characters per split, vocabulary."
     raw, clean = load_works(edition), load_clean_works(edition)
     text = '\n'.join(clean.values())
+    running = words(text)
     return dict(edition=edition, works=len(clean), raw_chars=sum(map(len, raw.values())), clean_chars=len(text),
                 split_chars={s: sum(len(t) for w, t in clean.items() if split_of(w) == s) for s in SPLITS},
                 split_works={s: sum(split_of(w) == s for w in clean) for s in SPLITS},
-                characters=len(set(text)), words=len(words(text)), vocabulary=len(set(words(text))))
+                characters=len(set(text)), words=len(running), vocabulary=len(set(running)))
 
 # %% ../nbs/01_cleaning.ipynb #cefcadba
 GENRE_COLORS = {'comedy': 'tab:orange', 'history': 'tab:green', 'tragedy': 'tab:purple', None: 'tab:gray'}

@@ -85,10 +85,12 @@ def demo(args: argparse.Namespace) -> int:
               f"{st['characters']} distinct characters")
         print('          splits: ' + ', '.join(f"{s} {st['split_works'][s]} works / {st['split_chars'][s]:,} characters" for s in C.SPLITS))
     corpus = C.load_corpus()
-    counts = {ed: Counter(w.lower() for w in C.words('\n'.join(C.load_clean_works(ed).values()))) for ed in C.EDITIONS}
+    tokens = {ed: [w.lower() for w in C.words('\n'.join(C.load_clean_works(ed).values()))] for ed in C.EDITIONS}
+    counts = {ed: Counter(t) for ed, t in tokens.items()}
+    heaps = {ed: C.heaps_curve(t) for ed, t in tokens.items()}        # (n, V) pairs
     for ed in C.EDITIONS:
         stats[ed]['zipf_slope'] = C.zipf_fit(counts[ed])[0]
-        stats[ed]['heaps_K'], stats[ed]['heaps_beta'] = C.heaps_fit(*C.heaps_curve([w.lower() for w in C.words('\n'.join(C.load_clean_works(ed).values()))]))
+        stats[ed]['heaps_K'], stats[ed]['heaps_beta'] = C.heaps_fit(*heaps[ed])
         print(f"  {ed:>6}: Zipf slope {stats[ed]['zipf_slope']:.3f}, Heaps V = {stats[ed]['heaps_K']:.2f} n^{stats[ed]['heaps_beta']:.3f}")
     print('== figures')
     ax = C.plot_work_sizes(); _save(ax.figure, out/'work_sizes.png'); plt.close(ax.figure)
@@ -98,7 +100,7 @@ def demo(args: argparse.Namespace) -> int:
     _save(fig, out/'zipf.png'); plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for ed in C.EDITIONS:
-        ns, V = C.heaps_curve([w.lower() for w in C.words('\n'.join(C.load_clean_works(ed).values()))])
+        ns, V = heaps[ed]
         ax.loglog(ns, V, 'o', ms=3, label=f"{ed}: beta = {stats[ed]['heaps_beta']:.2f}")
     ax.set_xlabel('words read, n'); ax.set_ylabel('distinct words, V'); ax.set_title("Heaps' law"); ax.legend()
     _save(fig, out/'heaps.png'); plt.close(fig)

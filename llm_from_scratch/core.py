@@ -84,8 +84,11 @@ def atomic_path(path: str | Path, # the final file or directory
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f'.{path.name}.tmp-'
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix) if is_dir else
-               tempfile.mkstemp(dir=path.parent, prefix=prefix)[1])
+    if is_dir: tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix))
+    else:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix)
+        os.close(fd)                                   # we only need the name; an open handle would also block os.replace on Windows
+        tmp = Path(name)
     _umask = os.umask(0); os.umask(_umask)
     os.chmod(tmp, (0o777 if is_dir else 0o666) & ~_umask)  # mkstemp/mkdtemp make private files; give the usual modes
     try:

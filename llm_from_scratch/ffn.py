@@ -10,6 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .attention import _check_dropout   # the same check of a dropout probability as in attention
+
 # %% auto #0
 __all__ = ['gelu', 'relu', 'GELU', 'ReLU', 'get_activation', 'FeedForward', 'LayerNorm', 'RMSNorm', 'ResidualSublayer']
 
@@ -73,7 +75,7 @@ class FeedForward(nn.Module):
         for name, v in (('d_model', d_model), ('d_ff', d_ff)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not 0.0 <= dropout < 1.0: raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        _check_dropout(dropout)
         self.d_model, self.d_ff = d_model, d_ff
         self.c_fc = nn.Linear(d_model, d_ff, bias=bias)
         self.act = get_activation(activation)
@@ -147,6 +149,7 @@ class ResidualSublayer(nn.Module):
         super().__init__()
         if norm not in _NORMS:
             raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(map(repr, _NORMS))}")
+        _check_dropout(dropout)
         self.norm_first = norm_first
         self.norm = _NORMS[norm](d_model) if eps is None else _NORMS[norm](d_model, eps=eps)
         self.dropout = nn.Dropout(dropout)

@@ -1,6 +1,6 @@
 """The installed `llm-from-scratch` console script, run as a user runs it: in a subprocess.
 Needs the package installed (`pip install -e .`, which `make test` does) so that the entry point exists."""
-import json, re, shutil, subprocess, sys
+import json, re, subprocess, sys
 from pathlib import Path
 import pytest
 

@@ -3,7 +3,6 @@ change nothing, and README.md must be the rendering of nbs/index.ipynb. Each che
 so the working tree is never modified."""
 import filecmp, shutil, subprocess, sys
 from pathlib import Path
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -3,13 +3,12 @@ chunk boundaries on multi-megabyte files, streaming in bounded memory, and the f
 many random corpora."""
 import random, subprocess, sys, textwrap, tracemalloc, warnings
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import regex
 
 from llm_from_scratch.tokenization import (EOT, BPETokenizer, _chunk_boundaries, _count_text, count_pretokens,
-                                           split_special, train_bpe, train_bpe_naive)
+                                           train_bpe, train_bpe_naive)
 
 WORDS = ('the and to of I you my a that in is not with me it for his be this your him but have he so what thou '
          'will as by thy all shall her no do are our if on O lord love now sir good come king').split()
