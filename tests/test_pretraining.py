@@ -110,3 +110,25 @@ def test_killed_job_resumes_from_its_last_checkpoint(tmp_path):
     hf, hr = _history(tmp_path/'full'), _history(tmp_path/'killed')
     assert hr['step'] == list(range(200)) and hr['train_loss'] == hf['train_loss'] and hr['val_loss'] == hf['val_loss']
     assert [p.name for p in (tmp_path/'killed').iterdir() if '.tmp' in p.name] == []   # no temporary leftovers in use
+
+
+def test_compiled_training_matches_eager(tmp_path):
+    "train(compile=True) runs the model through torch.compile: the same losses as eager mode, and a checkpoint of the plain model."
+    import shutil
+    if not (shutil.which('cc') or shutil.which('gcc')): pytest.skip('torch.compile on the CPU needs a C compiler')
+    from safetensors.torch import load_file
+    from llm_from_scratch.core import set_seed
+    from llm_from_scratch.pretraining import TrainConfig, corpus_tokenizer, token_ids, train
+    from llm_from_scratch.transformer import GPT, GPTConfig
+    tok = corpus_tokenizer('char'); ids = token_ids('train', tok)
+    def run(compile):
+        set_seed(0)
+        model = GPT(GPTConfig(block_size=32, vocab_size=tok.vocab_size, n_layer=2, n_head=2, n_embd=32, dropout=0.0, bias=False))
+        cfg = TrainConfig(max_steps=5, warmup_steps=1, batch_size=4, context_length=32, eval_interval=0, progress=False,
+                          log=False, compile=compile, checkpoint_dir=str(tmp_path/f'compile-{compile}'))
+        return model, train(model, ids, None, cfg, tok)
+    (eager, he), (compiled, hc) = run(False), run(True)
+    torch.testing.assert_close(hc['train_loss'], he['train_loss'], rtol=1e-5, atol=0)
+    a, b = load_file(tmp_path/'compile-False'/'model.safetensors'), load_file(tmp_path/'compile-True'/'model.safetensors')
+    assert sorted(a) == sorted(b)                                    # no '_orig_mod.' prefixes in the compiled run's file
+    for k in a: torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
