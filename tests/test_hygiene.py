@@ -44,3 +44,11 @@ def test_every_notebook_has_title_and_summary():
         first = ''.join(cells[0]['source']).strip().splitlines()
         assert cells[0]['cell_type'] == 'markdown' and first[0].startswith('# '), f'{nb.name}: no H1 title'
         assert any(l.startswith('> ') for l in first), f'{nb.name}: no `> summary` line'
+
+def test_docs_processing_runs(tmp_path):
+    "The docs build's notebook pass (what `nbdev_proc_nbs` runs before Quarto): it executes every exported cell, every cell with an import and every show_doc, so such a cell must not depend on unexported code."
+    tree = _copy_tree(tmp_path)
+    code = 'from nbdev.serve import proc_nbs; proc_nbs(force=True, n_workers=0)'
+    r = subprocess.run([sys.executable, '-c', code], cwd=tree, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f'processing the notebooks for the docs failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}'
+    assert sorted(p.name for p in (tree/'_proc').glob('*.ipynb')) == sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb'))
