@@ -104,11 +104,22 @@ def _pretrain_arguments(p: argparse.ArgumentParser):
     p.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint (its settings are kept)')
     p.add_argument('--stop-at', type=int, default=None, help='stop after this step (the schedule still ends at max_steps); resume later')
 
+def _interrupted(out: Path) -> int:
+    "Ctrl-C during training: say where the last checkpoint is and how to continue; exit status 130 (the shell's for SIGINT)."
+    manifest = Path(out)/'checkpoint'/'checkpoint.json'
+    if manifest.is_file():
+        step = json.loads(manifest.read_text(encoding='utf-8'))['step']
+        print(f"\ninterrupted: the checkpoint of step {step} is in {manifest.parent}; "
+              f"continue with `llm-from-scratch pretrain --resume --out {out}`", file=sys.stderr)
+    else: print('\ninterrupted before the first checkpoint: nothing was saved', file=sys.stderr)
+    return 130
+
 @command('pretrain', 'Train a GPT from a preset; save the checkpoint, the loss plot and results.json.', _pretrain_arguments)
 def pretrain(args: argparse.Namespace) -> int:
     "Run `pretraining.pretrain` with the command line's settings."
     from llm_from_scratch.pretraining import pretrain as run
-    res = run(args.preset, args.out, args.corpus, resume=args.resume, stop_at=args.stop_at, **_overrides(args))
+    try: res = run(args.preset, args.out, args.corpus, resume=args.resume, stop_at=args.stop_at, **_overrides(args))
+    except KeyboardInterrupt: return _interrupted(args.out)
     if res: _print_results(res)                              # empty on the other processes under torchrun
     return 0
 
@@ -152,7 +163,8 @@ def demo(args: argparse.Namespace) -> int:
         print('          splits: ' + ', '.join(f"{s} {st['split_works'][s]} works / {st['split_chars'][s]:,} characters" for s in C.SPLITS))
     with atomic_path(out/'corpus_stats.json') as tmp: tmp.write_text(json.dumps(stats, indent=1))
     print(f'== pretraining: preset {args.preset}, character-level GPT on the modern-edition training works')
-    res = run(args.preset, out, **_overrides(args))
+    try: res = run(args.preset, out, **_overrides(args))
+    except KeyboardInterrupt: return _interrupted(out)
     print('== results')
     _print_results(res)
     print(f'== sample (temperature 0.8, seed 0)')

@@ -1,7 +1,7 @@
 """Pretraining at the process level: the same `train` under torchrun with DistributedDataParallel, the `pretrain` and
 `generate` console commands, and resuming an interrupted command exactly.
 Needs the package installed (`pip install -e .`, which `make test` does) so that the `llm-from-scratch` entry point exists."""
-import json, os, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
@@ -90,26 +90,31 @@ def test_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and 'model.safetensors is truncated or corrupt' in r.stderr and 'Traceback' not in r.stderr
 
 
-def test_killed_job_resumes_from_its_last_checkpoint(tmp_path):
-    "A job killed without warning (SIGKILL) keeps its last periodic checkpoint; resuming it ends exactly as an uninterrupted run."
+@pytest.mark.parametrize('how', ['SIGINT', 'SIGKILL'])
+def test_interrupted_job_resumes_from_its_last_checkpoint(tmp_path, how):
+    "A job stopped by Ctrl-C (SIGINT: a message, status 130) or killed without warning (SIGKILL) keeps its last periodic checkpoint; resuming it ends exactly as an uninterrupted run."
     if not SCRIPT.exists(): pytest.skip(f'{SCRIPT} is not installed (run `pip install -e .`)')
     args = ['pretrain', '--preset', 'cpu-tiny', '--max-steps', '200', '--warmup-steps', '2', '--eval-interval', '5',
             '--eval-tokens', '2048', '--no-progress']
     full = _run(*args, '--out', tmp_path/'full')
     assert full.returncode == 0, full.stderr[-3000:]
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.Popen([str(SCRIPT), *args, '--out', str(tmp_path/'killed')], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest, deadline = tmp_path/'killed'/'checkpoint'/'checkpoint.json', time.time() + 300
+    proc = subprocess.Popen([str(SCRIPT), *args, '--out', str(tmp_path/'stopped')], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    manifest, deadline = tmp_path/'stopped'/'checkpoint'/'checkpoint.json', time.time() + 300
     while not manifest.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.05)
-    proc.kill(); proc.wait()
-    step = json.loads(manifest.read_text())['step']                  # a complete checkpoint, whatever the moment of the kill
-    assert step % 5 == 0 and 0 < step <= 200
-    rest = _run('pretrain', '--resume', '--no-progress', '--out', tmp_path/'killed')
+    proc.send_signal(getattr(signal, how))
+    _, err = proc.communicate(timeout=120)
+    step = json.loads(manifest.read_text())['step']                  # a complete checkpoint, whatever the moment of the stop
+    assert step % 5 == 0 and 0 < step < 200                         # stopped in the middle (the first checkpoint is at step 5)
+    if how == 'SIGINT':
+        assert proc.returncode == 130 and f'the checkpoint of step {step} is in' in err and 'Traceback' not in err, err
+        assert f'continue with `llm-from-scratch pretrain --resume --out {tmp_path/"stopped"}`' in err, err
+    rest = _run('pretrain', '--resume', '--no-progress', '--out', tmp_path/'stopped')
     assert rest.returncode == 0, rest.stderr[-3000:]
-    hf, hr = _history(tmp_path/'full'), _history(tmp_path/'killed')
+    hf, hr = _history(tmp_path/'full'), _history(tmp_path/'stopped')
     assert hr['step'] == list(range(200)) and hr['train_loss'] == hf['train_loss'] and hr['val_loss'] == hf['val_loss']
-    assert [p.name for p in (tmp_path/'killed').iterdir() if '.tmp' in p.name] == []   # no temporary leftovers in use
+    assert [p.name for p in (tmp_path/'stopped').iterdir() if '.tmp' in p.name] == []   # no temporary leftovers
 
 
 def test_compiled_training_matches_eager(tmp_path):
