@@ -99,8 +99,10 @@ def test_interrupted_job_resumes_from_its_last_checkpoint(tmp_path, how):
     full = _run(*args, '--out', tmp_path/'full')
     assert full.returncode == 0, full.stderr[-3000:]
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    # SIGINT back to its default in the child: a shell's background job (as on some CI runners) inherits it ignored
     proc = subprocess.Popen([str(SCRIPT), *args, '--out', str(tmp_path/'stopped')], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     manifest, deadline = tmp_path/'stopped'/'checkpoint'/'checkpoint.json', time.time() + 300
     while not manifest.exists() and proc.poll() is None and time.time() < deadline: time.sleep(0.05)
     proc.send_signal(getattr(signal, how))
