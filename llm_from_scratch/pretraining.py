@@ -432,11 +432,11 @@ class LivePlot:
         if self.handle is None: self.handle = display(self.fig, display_id=True)
         else: self.handle.update(self.fig)
 
-def _batches(data, cfg: TrainConfig, gen: torch.Generator, dist: Distributed, mask_id: int | None, vocab: int):
+def _batches(data, cfg: TrainConfig, gen: torch.Generator, dist: Distributed, vocab: int):
     "This process's micro-batches of the step's global batch; the global batch is the same whatever the number of processes."
     rows = cfg.batch_size * cfg.grad_accum                                          # per process
     x, y = get_batch(data, rows * dist.world, cfg.context_length, 'cpu', gen)       # (world·rows, T)
-    if cfg.objective == 'mlm': x, y = mask_tokens(x, mask_id, vocab, cfg.mask_prob, gen)
+    if cfg.objective == 'mlm': x, y = mask_tokens(x, vocab, vocab, cfg.mask_prob, gen)        # [MASK] is the id after the vocabulary
     x, y = x[dist.rank * rows:(dist.rank + 1) * rows], y[dist.rank * rows:(dist.rank + 1) * rows]
     return [(xb.to(dist.device), yb.to(dist.device)) for xb, yb in zip(x.split(cfg.batch_size), y.split(cfg.batch_size))]
 
@@ -502,7 +502,7 @@ def train(model: nn.Module, # GPT or EncoderLM (anything with .config.vocab_size
         t0 = time.perf_counter()
         lr = lr_at(step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.max_steps)
         for group in opt.param_groups: group['lr'] = lr
-        micro = _batches(train_data, cfg, gen, dist, vocab, vocab)
+        micro = _batches(train_data, cfg, gen, dist, vocab)
         loss_sum = torch.zeros((), device=dist.device)
         for i, (x, y) in enumerate(micro):
             last = i == len(micro) - 1                                      # DDP: all-reduce on the last micro-batch only
@@ -625,7 +625,7 @@ def pretrain(preset: str = 'cpu-tiny', # a key of PRESETS
     if int(os.environ.get('RANK', 0)) != 0: return {}                 # under torchrun: rank 0 reports
     r = evaluate(model, val_ids, tcfg.context_length, batch_size=64)
     res = {'preset': name, 'corpus': str(corpus), 'steps': hist['step'][-1] + 1 if hist['step'] else 0,
-           'parameters': sum(p.numel() for p in model.parameters()),
+           'parameters': model.num_params(),
            'val_loss': r['loss'], 'val_perplexity': r['perplexity'],
            'val_bits_per_char': bits_per_char(r['loss'], r['tokens'], len(load_corpus(corpus, 'val')) - 1),
            'val_tokens': r['tokens'], 'tokens_per_s': hist['tokens_per_s'], 'stopped': hist['stopped'],

@@ -127,16 +127,21 @@ class DecoderLayer(nn.Module):
         return (y, w) if need_weights else y
 
 # %% ../nbs/06_encoder_decoder.ipynb #0c6ea044
-class Encoder(nn.Module):
-    "`n_layers` encoder layers, then a final LayerNorm `ln_f` when `final_norm` (default: for pre-LN only)."
+class _LayerStack(nn.Module):
+    "`n_layers` copies of `layer_class`, then a final LayerNorm `ln_f` when `final_norm` (default: for pre-LN only)."
+    layer_class: type[nn.Module]
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int | None = None, dropout: float = 0.1,
                  activation: str | nn.Module = 'relu', norm_first: bool = False,
                  final_norm: bool | None = None, # a LayerNorm after the last layer; None: exactly when norm_first
                  bias: bool = True, eps: float = 1e-5):
         super().__init__()
-        self.layers = nn.ModuleList([EncoderLayer(d_model, n_heads, d_ff, dropout, activation, norm_first, bias, eps)
+        self.layers = nn.ModuleList([self.layer_class(d_model, n_heads, d_ff, dropout, activation, norm_first, bias, eps)
                                      for _ in range(n_layers)])
         self.ln_f = LayerNorm(d_model, eps=eps, bias=bias) if (norm_first if final_norm is None else final_norm) else None
+
+class Encoder(_LayerStack):
+    "`n_layers` encoder layers, then a final LayerNorm `ln_f` when `final_norm` (default: for pre-LN only)."
+    layer_class = EncoderLayer
 
     def forward(self, x: torch.Tensor, # (B, S, d_model) embedded source
                 mask: torch.Tensor | None = None, # bool key mask, e.g. padding (B, 1, 1, S)
@@ -144,16 +149,9 @@ class Encoder(nn.Module):
         for layer in self.layers: x = layer(x, mask=mask)
         return x if self.ln_f is None else self.ln_f(x)
 
-class Decoder(nn.Module):
+class Decoder(_LayerStack):
     "`n_layers` decoder layers attending to one encoder output, then a final LayerNorm `ln_f` when `final_norm`."
-    def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int | None = None, dropout: float = 0.1,
-                 activation: str | nn.Module = 'relu', norm_first: bool = False,
-                 final_norm: bool | None = None, # a LayerNorm after the last layer; None: exactly when norm_first
-                 bias: bool = True, eps: float = 1e-5):
-        super().__init__()
-        self.layers = nn.ModuleList([DecoderLayer(d_model, n_heads, d_ff, dropout, activation, norm_first, bias, eps)
-                                     for _ in range(n_layers)])
-        self.ln_f = LayerNorm(d_model, eps=eps, bias=bias) if (norm_first if final_norm is None else final_norm) else None
+    layer_class = DecoderLayer
 
     def forward(self, y: torch.Tensor, # (B, T, d_model) embedded target prefix
                 memory: torch.Tensor, # (B, S, d_model) encoder output
