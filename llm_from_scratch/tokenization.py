@@ -12,13 +12,13 @@ from pathlib import Path
 
 import regex
 
-from .core import cache_dir, atomic_path
-from .cleaning import load_corpus
+from .core import cache_dir, atomic_path, check_choice, progress as progress_bar
+from .cleaning import load_corpus, WORD_PATTERN, CORPORA
 
 # %% auto #0
-__all__ = ['WORD_PATTERN', 'EOT', 'GPT2_PATTERN', 'SHAKESPEARE_BPE_VOCAB', 'CharTokenizer', 'word_tokenize', 'WordTokenizer',
-           'get_pair_counts', 'merge_pair', 'pretokenize', 'split_special', 'train_bpe_naive', 'count_pretokens',
-           'bpe_merges', 'train_bpe', 'BPETokenizer', 'bytes_to_unicode', 'truncate_bpe', 'shakespeare_tokenizer']
+__all__ = ['EOT', 'GPT2_PATTERN', 'SHAKESPEARE_BPE_VOCAB', 'CharTokenizer', 'word_tokenize', 'WordTokenizer', 'get_pair_counts',
+           'merge_pair', 'pretokenize', 'split_special', 'train_bpe_naive', 'count_pretokens', 'bpe_merges',
+           'train_bpe', 'BPETokenizer', 'bytes_to_unicode', 'truncate_bpe', 'corpus_tokenizer']
 
 # %% ../nbs/02_tokenization.ipynb #da6dd38c
 class CharTokenizer:
@@ -89,11 +89,11 @@ def _read_json(path: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path} is not a JSON file: {e}") from None
 
 # %% ../nbs/02_tokenization.ipynb #f2d1d288
-WORD_PATTERN = r"[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}]"
+_WORD_TOKEN = regex.compile(rf"{WORD_PATTERN}|\d+|[^\w\s]|_")   # a word (chapter 01), a number, or one punctuation mark
 
 def word_tokenize(text: str) -> list[str]:
-    "Split `text` into words (runs of letters and digits, inner apostrophes kept) and single punctuation marks."
-    return regex.findall(WORD_PATTERN, text)
+    "Split `text` into words (letters, inner apostrophes kept), numbers and single punctuation marks."
+    return _WORD_TOKEN.findall(text)
 
 class WordTokenizer:
     "Whole words as tokens; words outside the vocabulary become `unk` (id 0). Whitespace is not kept."
@@ -307,9 +307,7 @@ def bpe_merges(word_counts: dict[bytes, int], # pre-token -> count, from `count_
     heapq.heapify(heap)
     length = sum(len(w) * f for w, f in zip(words, freqs))
     merges, steps = [], range(n_merges)
-    if progress:
-        from tqdm.auto import tqdm
-        steps = tqdm(steps, desc='merges')
+    if progress: steps = progress_bar(steps, desc='merges')
     for _ in steps:
         while heap:                                   # pop until an entry is up to date
             neg, _, _, a, b = heap[0]
@@ -620,21 +618,25 @@ SHAKESPEARE_BPE_VOCAB = 4096
 
 _TOKENIZER_VERSION = 1   # bump when training or the file format changes: cached tokenizers are then rebuilt
 
-def shakespeare_tokenizer(kind: str = 'bpe', # 'char' (the first GPT) or 'bpe' (every later chapter)
-                          vocab_size: int | None = None, # BPE only; default `SHAKESPEARE_BPE_VOCAB` (4096, with `<|endoftext|>`)
-                          edition: str = 'modern', # the edition whose training plays it learns from
-                          progress: bool = False, # show a progress bar while training
-                         ) -> CharTokenizer | BPETokenizer:
-    "The course's shared tokenizer, trained on the Shakespeare training split only; cached in `cache_dir('tokenizers')`."
-    if kind not in ('char', 'bpe'): raise ValueError(f"unknown kind {kind!r}; expected 'char' or 'bpe'")
+def corpus_tokenizer(kind: str = 'bpe', # 'char' (the first GPT) or 'bpe' (every later chapter)
+                     corpus: str | Path = 'shakespeare', # a corpus of `load_corpus`: 'shakespeare', 'pydoc' or a UTF-8 file
+                     vocab_size: int | None = None, # BPE only; default `SHAKESPEARE_BPE_VOCAB` (4096, with `<|endoftext|>`)
+                     edition: str = 'modern', # Shakespeare only: the edition whose training plays it learns from
+                     progress: bool = False, # show a progress bar while training
+                    ) -> CharTokenizer | BPETokenizer:
+    "The course's shared tokenizer of `corpus`, learned from its training split; cached in `cache_dir('tokenizers')`."
+    check_choice('kind', kind, ('char', 'bpe'))
     if kind == 'char' and vocab_size is not None:
         raise ValueError("vocab_size applies to kind='bpe' only: a character vocabulary is the characters of the text")
     vocab_size = SHAKESPEARE_BPE_VOCAB if vocab_size is None else vocab_size
     if kind == 'bpe': _check_vocab_size(vocab_size, 1)
-    text = load_corpus('shakespeare', split='train', edition=edition)
+    # the characters of another corpus come from all of it: its held-out part may use a character its training part lacks
+    split = 'train' if kind == 'bpe' or corpus == 'shakespeare' else None
+    text = load_corpus(corpus, split=split, edition=edition)
     digest = hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]
     name = 'char' if kind == 'char' else f'bpe{vocab_size}'
-    path = cache_dir('tokenizers')/f'shakespeare-{edition}-{name}-{digest}-v{_TOKENIZER_VERSION}.json'
+    slug = f'shakespeare-{edition}' if corpus == 'shakespeare' else (corpus if corpus in CORPORA else 'file')
+    path = cache_dir('tokenizers')/f'{slug}-{name}-{digest}-v{_TOKENIZER_VERSION}.json'
     cls = CharTokenizer if kind == 'char' else BPETokenizer
     if path.is_file(): return cls.load(path)
     if kind == 'char': tok = CharTokenizer.from_text(text)

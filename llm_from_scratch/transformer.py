@@ -174,12 +174,12 @@ class TransformerConfig:
     "Sizes and options of an encoder–decoder `Transformer`; the defaults are the paper's base model."
     src_vocab_size: int
     tgt_vocab_size: int
-    max_len: int = 256              # longest source or target sequence (positions 0..max_len-1)
-    d_model: int = 512
-    n_heads: int = 8
-    n_enc_layers: int = 6
-    n_dec_layers: int = 6
-    d_ff: int = 2048
+    block_size: int = 256           # longest source or target sequence (positions 0..block_size-1)
+    n_embd: int = 512               # d_model, the width of the residual stream
+    n_head: int = 8
+    n_enc_layer: int = 6
+    n_dec_layer: int = 6
+    n_inner: int | None = None      # d_ff, the feed-forward width; 4·n_embd (the paper's 2048) when None
     dropout: float = 0.1
     activation: str = 'relu'
     norm_first: bool = False        # pre-LN (True) or post-LN (False, the paper)
@@ -189,9 +189,9 @@ class TransformerConfig:
     pad_id: int | None = None       # padding token: masked as a key, ignored in the loss
 
     def __post_init__(self):
-        for name in ('src_vocab_size', 'tgt_vocab_size', 'max_len', 'd_model', 'n_heads', 'n_enc_layers', 'n_dec_layers', 'd_ff'):
+        for name in ('src_vocab_size', 'tgt_vocab_size', 'block_size', 'n_embd', 'n_head', 'n_enc_layer', 'n_dec_layer', 'n_inner'):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if (v is not None or name != 'n_inner') and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError(f"share_embeddings needs one vocabulary, got src_vocab_size={self.src_vocab_size} "
@@ -200,13 +200,13 @@ class TransformerConfig:
             raise ValueError(f"pad_id={self.pad_id} must be an id of both vocabularies, i.e. in "
                              f"[0, {min(self.src_vocab_size, self.tgt_vocab_size)})")
 
-def _check_ids(ids, vocab_size: int, max_len: int, what: str, past: int = 0, limit: str = 'max_len'):
-    "Raise a clear error unless `ids` is a (B, T) integer tensor of ids < vocab_size with past + T <= max_len."
+def _check_ids(ids, vocab_size: int, block_size: int, what: str, past: int = 0):
+    "Raise a clear error unless `ids` is a (B, T) integer tensor of ids < vocab_size with past + T <= block_size."
     try: check_token_ids(ids, vocab_size)
     except (TypeError, ValueError) as e: raise type(e)(f"{what}: {e}") from None
     if ids.dim() != 2: raise ValueError(f"{what} ids must have shape (batch, time), got {tuple(ids.shape)}")
-    if past + ids.shape[1] > max_len:
-        raise ValueError(f"{what} length {past + ids.shape[1]} exceeds the model's maximum length {limit}={max_len}")
+    if past + ids.shape[1] > block_size:
+        raise ValueError(f"{what} length {past + ids.shape[1]} exceeds the model's maximum length block_size={block_size}")
 
 # %% ../nbs/06_encoder_decoder.ipynb #8b7f74e0
 class Transformer(nn.Module):
@@ -214,15 +214,15 @@ class Transformer(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.config = c = config
-        self.src_emb = TokenEmbedding(c.src_vocab_size, c.d_model, scale=True)      # x √d_model
-        self.tgt_emb = self.src_emb if c.share_embeddings else TokenEmbedding(c.tgt_vocab_size, c.d_model, scale=True)
-        self.pos = SinusoidalPositionalEncoding(c.d_model, c.max_len)
+        self.src_emb = TokenEmbedding(c.src_vocab_size, c.n_embd, scale=True)      # x √d_model
+        self.tgt_emb = self.src_emb if c.share_embeddings else TokenEmbedding(c.tgt_vocab_size, c.n_embd, scale=True)
+        self.pos = SinusoidalPositionalEncoding(c.n_embd, c.block_size)
         self.dropout = nn.Dropout(c.dropout)
-        kw = dict(n_heads=c.n_heads, d_ff=c.d_ff, dropout=c.dropout, activation=c.activation,
+        kw = dict(n_heads=c.n_head, d_ff=c.n_inner, dropout=c.dropout, activation=c.activation,
                   norm_first=c.norm_first, final_norm=c.final_norm)
-        self.encoder = Encoder(c.n_enc_layers, c.d_model, **kw)
-        self.decoder = Decoder(c.n_dec_layers, c.d_model, **kw)
-        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size, bias=False)
+        self.encoder = Encoder(c.n_enc_layer, c.n_embd, **kw)
+        self.decoder = Decoder(c.n_dec_layer, c.n_embd, **kw)
+        self.lm_head = nn.Linear(c.n_embd, c.tgt_vocab_size, bias=False)
         for p in self.parameters():                                                 # Glorot, as the Annotated Transformer
             if p.dim() > 1: nn.init.xavier_uniform_(p)
         if c.tie_output: self.lm_head.weight = self.tgt_emb.weight
@@ -233,15 +233,15 @@ class Transformer(nn.Module):
         "The padding key mask of `ids`, or None."
         if pad_mask is False or (pad_mask is None and self.config.pad_id is None): return None
         if self.config.pad_id is None:
-            raise ValueError("pad_mask=True needs a padding id, but config.pad_id is None; "
-                             "set TransformerConfig(pad_id=...) or pass pad_mask=False")
+            raise ValueError(f"pad_mask=True needs a padding id, but config.pad_id is None; "
+                             f"set {type(self.config).__name__}(pad_id=...) or pass pad_mask=False")
         return padding_mask(ids=ids, pad_id=self.config.pad_id)
 
     def encode(self, src: torch.Tensor, # (B, S) source ids
                pad_mask: bool | None = None, # see `key_mask`
               ) -> torch.Tensor:           # (B, S, d_model) the memory
         "Run the encoder once over the source."
-        _check_ids(src, self.config.src_vocab_size, self.config.max_len, 'source')
+        _check_ids(src, self.config.src_vocab_size, self.config.block_size, 'source')
         x = self.dropout(self.src_emb(src) + self.pos(src.shape[1]))              # (B, S, d)
         return self.encoder(x, mask=self.key_mask(src, pad_mask))
 
@@ -254,7 +254,7 @@ class Transformer(nn.Module):
               ):
         "Logits (B, T, tgt_vocab_size) of the next target token at every position of `tgt`."
         past = 0 if kv_caches is None else len(kv_caches[0][0])
-        _check_ids(tgt, self.config.tgt_vocab_size, self.config.max_len, 'target', past)
+        _check_ids(tgt, self.config.tgt_vocab_size, self.config.block_size, 'target', past)
         y = self.dropout(self.tgt_emb(tgt) + self.pos(tgt.shape[1], offset=past))  # (B, T, d)
         self_mask = self.key_mask(tgt, pad_mask) if kv_caches is None else None
         out = self.decoder(y, memory, self_mask, memory_mask, kv_caches, need_weights)
@@ -285,7 +285,7 @@ class Hypothesis(NamedTuple):
     ids: list[int]      # the generated tokens, without BOS and EOS
     log_prob: float     # log p(ids + EOS | source), or log p(ids | source) if unfinished
     score: float        # log_prob / length**alpha, the ranking criterion
-    finished: bool      # ended with EOS (False: stopped at max_len)
+    finished: bool      # ended with EOS (False: stopped after max_new_tokens)
 
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module):
@@ -302,13 +302,13 @@ def _next_log_probs(model, ys, memory, memory_mask, caches):
     if model.config.pad_id is not None: logp[:, model.config.pad_id] = -math.inf
     return logp
 
-def _decoding_limit(model, max_len):
-    limit = model.config.max_len - 1                       # one position is taken by BOS
-    if max_len is None: return limit
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= limit:
-        raise ValueError(f"max_len must be an integer in [1, {limit}] (the model's max_len={model.config.max_len} "
-                         f"minus the start token), got {max_len!r}")
-    return max_len
+def _decoding_limit(model, max_new_tokens):
+    limit = model.config.block_size - 1                    # one position is taken by BOS
+    if max_new_tokens is None: return limit
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= limit:
+        raise ValueError(f"max_new_tokens must be an integer in [1, {limit}] (the model's block_size={model.config.block_size} "
+                         f"minus the start token), got {max_new_tokens!r}")
+    return max_new_tokens
 
 # %% ../nbs/06_encoder_decoder.ipynb #4091a90c
 @torch.no_grad()
@@ -316,16 +316,16 @@ def greedy_decode(model: Transformer, # an encoder–decoder model
                   src: torch.Tensor, # (B, S) source ids, padded with config.pad_id
                   bos_id: int, # start token
                   eos_id: int, # end token
-                  max_len: int | None = None, # most tokens to generate; default max_len - 1
+                  max_new_tokens: int | None = None, # most tokens to generate; default block_size - 1
                  ) -> list[list[int]]:
     "The most probable token at every step, for a batch of sources; each output stops before its first EOS."
-    max_len = _decoding_limit(model, max_len)
+    max_new_tokens = _decoding_limit(model, max_new_tokens)
     with _eval_mode(model):
         memory, memory_mask = model.encode(src), model.key_mask(src)    # encoded once
         caches = model.new_kv_caches()
         ys = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-        for _ in range(max_len):
+        for _ in range(max_new_tokens):
             nxt = _next_log_probs(model, ys, memory, memory_mask, caches).argmax(-1)
             nxt = nxt.masked_fill(done, eos_id)                                       # (B,) finished rows: EOS
             ys = torch.cat([ys, nxt[:, None]], dim=1)
@@ -340,13 +340,13 @@ def beam_decode(model: Transformer, # an encoder–decoder model
                 bos_id: int, # start token
                 eos_id: int, # end token
                 beam_size: int = 4, # k, the number of beams per source
-                max_len: int | None = None, # most tokens to generate; default max_len - 1
+                max_new_tokens: int | None = None, # most tokens to generate; default block_size - 1
                 alpha: float = 1.0, # length normalisation exponent: score = log_prob / length**alpha
                ) -> list[list[Hypothesis]]:
     "Beam search for a batch of sources: per source, the `beam_size` best hypotheses, best first."
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"beam_size must be an integer >= 1, got {beam_size!r}")
-    max_len = _decoding_limit(model, max_len)
+    max_new_tokens = _decoding_limit(model, max_new_tokens)
     B, k, dev = src.shape[0], beam_size, src.device
     with _eval_mode(model):
         memory, memory_mask = model.encode(src), model.key_mask(src)    # encoded once per source ...
@@ -357,7 +357,7 @@ def beam_decode(model: Transformer, # an encoder–decoder model
         scores = torch.full((B, k), -math.inf, device=dev)
         scores[:, 0] = 0.0                                                # one live beam at the start
         finished = [[] for _ in range(B)]
-        for step in range(1, max_len + 1):
+        for step in range(1, max_new_tokens + 1):
             logp = _next_log_probs(model, ys, memory, memory_mask, caches)    # (B·k, V)
             V = logp.shape[-1]
             cand = (scores.reshape(-1, 1) + logp).view(B, k * V)          # summed log-prob of every extension
@@ -477,13 +477,15 @@ class GPTConfig:
     n_layer: int = 12
     n_head: int = 12
     n_embd: int = 768
+    n_inner: int | None = None      # feed-forward width; 4·n_embd when None (GPT-2's name)
     dropout: float = 0.0
     bias: bool = True               # biases in linear layers and LayerNorms, as GPT-2
     activation: str = 'gelu_tanh'   # GPT-2's GELU
 
     def __post_init__(self):
-        for name in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'):
+        for name in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd', 'n_inner'):
             v = getattr(self, name)
+            if name == 'n_inner' and v is None: continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
@@ -506,7 +508,7 @@ class GPT(nn.Module):
             wte=TokenEmbedding(c.vocab_size, c.n_embd),
             wpe=LearnedPositionalEmbedding(c.block_size, c.n_embd),
             drop=nn.Dropout(c.dropout),
-            h=nn.ModuleList([EncoderLayer(c.n_embd, c.n_head, 4 * c.n_embd, c.dropout, c.activation, norm_first=True,
+            h=nn.ModuleList([EncoderLayer(c.n_embd, c.n_head, c.n_inner, c.dropout, c.activation, norm_first=True,
                                           bias=c.bias) for _ in range(c.n_layer)]),
             ln_f=LayerNorm(c.n_embd, bias=c.bias)))
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
@@ -522,7 +524,7 @@ class GPT(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         "(logits (B, T, vocab_size), mean cross-entropy or None)."
         past = 0 if kv_caches is None else len(kv_caches[0])
-        _check_ids(idx, self.config.vocab_size, self.config.block_size, 'sequence', past, limit='block_size')
+        _check_ids(idx, self.config.vocab_size, self.config.block_size, 'sequence', past)
         if kv_caches is not None and len(kv_caches) != self.config.n_layer:
             raise ValueError(f"kv_caches must hold one KVCache per block ({self.config.n_layer}), got {len(kv_caches)}")
         t = self.transformer
@@ -535,10 +537,9 @@ class GPT(nn.Module):
 
     def num_params(self, non_embedding: bool = False, # leave out the token and position tables (Kaplan et al.'s N)
                   ) -> int:
-        "Number of parameters, each shared tensor counted once."
-        n = sum(p.numel() for p in self.parameters())
-        if non_embedding: n -= self.transformer.wte.weight.numel() + self.transformer.wpe.weight.numel()
-        return n
+        "Number of parameters, each shared tensor counted once (`param_breakdown`'s total)."
+        parts = param_breakdown(self)
+        return parts['total'] - (parts['embeddings'] if non_embedding else 0)
 
 # %% ../nbs/06_encoder_decoder.ipynb #d006cbfe
 def use_fast_attention(model: nn.Module, # any model of this chapter (or anything holding MultiHeadAttention modules)
@@ -553,9 +554,10 @@ def use_fast_attention(model: nn.Module, # any model of this chapter (or anythin
 def gpt_num_params(config: GPTConfig) -> dict[str, int]:
     "The closed-form parameter count of a `GPT`, by part."
     V, T, d, L, b = config.vocab_size, config.block_size, config.n_embd, config.n_layer, int(config.bias)
+    f = config.n_inner or 4 * d                                # the feed-forward width
     parts = {'embeddings': V * d + T * d,
              'attention': L * (4 * d * d + 4 * d * b),
-             'feed-forward': L * (8 * d * d + 5 * d * b),
+             'feed-forward': L * (2 * d * f + (f + d) * b),
              'norms': (2 * L + 1) * d * (1 + b),
              'output': 0}                                   # tied to wte
     return parts | {'total': sum(parts.values())}
@@ -578,11 +580,11 @@ def param_breakdown(model: nn.Module) -> dict[str, int]:
 class EncoderLMConfig:
     "Sizes of a BERT-style `EncoderLM`; the defaults are BERT-base's shape."
     vocab_size: int
-    max_len: int = 512
+    block_size: int = 512           # longest sequence (learned positions)
     n_layer: int = 12
     n_head: int = 12
     n_embd: int = 768
-    d_ff: int | None = None         # 4·n_embd when None
+    n_inner: int | None = None      # feed-forward width; 4·n_embd when None
     dropout: float = 0.1
     activation: str = 'gelu'
     norm_first: bool = False        # BERT is post-LN
@@ -590,7 +592,7 @@ class EncoderLMConfig:
     pad_id: int | None = None
 
     def __post_init__(self):
-        for name in ('vocab_size', 'max_len', 'n_layer', 'n_head', 'n_embd'):
+        for name in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head: raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
@@ -604,10 +606,10 @@ class EncoderLM(nn.Module):
         self.config = c = config
         self.transformer = nn.ModuleDict(dict(
             wte=TokenEmbedding(c.vocab_size, c.n_embd),
-            wpe=LearnedPositionalEmbedding(c.max_len, c.n_embd),
+            wpe=LearnedPositionalEmbedding(c.block_size, c.n_embd),
             ln_emb=LayerNorm(c.n_embd, eps=c.eps),
             drop=nn.Dropout(c.dropout),
-            h=nn.ModuleList([EncoderLayer(c.n_embd, c.n_head, c.d_ff, c.dropout, c.activation, c.norm_first, eps=c.eps)
+            h=nn.ModuleList([EncoderLayer(c.n_embd, c.n_head, c.n_inner, c.dropout, c.activation, c.norm_first, eps=c.eps)
                              for _ in range(c.n_layer)])))
         self.ln_f = LayerNorm(c.n_embd, eps=c.eps) if c.norm_first else None
         self.head = nn.ModuleDict(dict(dense=nn.Linear(c.n_embd, c.n_embd), act=GELU(), ln=LayerNorm(c.n_embd, eps=c.eps)))
@@ -615,18 +617,13 @@ class EncoderLM(nn.Module):
         self.lm_head.weight = self.transformer.wte.weight               # tied, with its own bias
         self.apply(_init_normal)
 
-    def key_mask(self, idx: torch.Tensor, pad_mask: bool | None = None) -> torch.Tensor | None:
-        "Padding key mask (B, 1, 1, T) from config.pad_id (see `Transformer.key_mask`)."
-        if pad_mask is False or (pad_mask is None and self.config.pad_id is None): return None
-        if self.config.pad_id is None:
-            raise ValueError("pad_mask=True needs a padding id, but config.pad_id is None; set EncoderLMConfig(pad_id=...)")
-        return padding_mask(ids=idx, pad_id=self.config.pad_id)
+    key_mask = Transformer.key_mask                  # the same padding mask, from config.pad_id
 
     def encode(self, idx: torch.Tensor, # (B, T) token ids
                pad_mask: bool | None = None, # mask padding keys (default: iff config.pad_id is set)
               ) -> torch.Tensor:           # (B, T, n_embd) contextual vectors
         "The encoder's output for every position."
-        _check_ids(idx, self.config.vocab_size, self.config.max_len, 'sequence')
+        _check_ids(idx, self.config.vocab_size, self.config.block_size, 'sequence')
         t, mask = self.transformer, self.key_mask(idx, pad_mask)
         x = t.drop(t.ln_emb(t.wte(idx) + t.wpe(idx.shape[1])))             # (B, T, d)
         for block in t.h: x = block(x, mask=mask)
