@@ -4,15 +4,36 @@
 
 # %% ../nbs/90_cli.ipynb #19dca9eb
 from __future__ import annotations
-import sys, json, time, argparse
+import os, sys, json, time, argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .core import atomic_path
+from .core import atomic_path, check_int, check_number
 
 # %% auto #0
-__all__ = ['COMMANDS', 'Command', 'command', 'build_parser', 'main', 'pretrain', 'generate', 'demo', 'corpus']
+__all__ = ['COMMANDS', 'USAGE_ERRORS', 'int_at_least', 'finite_float', 'device_name', 'Command', 'command', 'build_parser',
+           'main', 'pretrain', 'generate', 'demo', 'corpus']
+
+# %% ../nbs/90_cli.ipynb #7d2e9a41
+def _parsed(kind, check, *bounds, **kw):
+    "An argparse `type=`: `kind(text)`, then `check(name, value, *bounds)`; any failure is a usage error."
+    def parse(text: str):
+        try: value = kind(text)
+        except ValueError: value = text
+        try: return check('the value', value, *bounds, **kw)
+        except ValueError as e: raise argparse.ArgumentTypeError(str(e).replace('the value must be', 'must be')) from None
+    parse.__name__ = kind.__name__                           # argparse names the type in some messages
+    return parse
+
+def int_at_least(lo: int): "`type=` for an integer >= lo."; return _parsed(int, check_int, lo)
+def finite_float(lo=None, hi=None, lo_open=False): "`type=` for a finite number within bounds."; return _parsed(float, check_number, lo, hi, lo_open)
+
+def device_name(text: str) -> str:
+    "`type=` for --device: the name of a device that exists here."
+    from llm_from_scratch.core import get_device
+    try: return str(get_device(text))
+    except (ValueError, RuntimeError) as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 # %% ../nbs/90_cli.ipynb #f383d77e
 @dataclass
@@ -47,20 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(_run=c.run)
     return p
 
+USAGE_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError)
+
 def main(argv: list[str] | None = None, # the arguments (default: sys.argv[1:])
         ) -> int:
-    "Entry point of the `llm-from-scratch` console script; returns the exit status."
-    args = build_parser().parse_args(argv)
-    from llm_from_scratch.cleaning import CorpusDownloadError
+    "Entry point of the `llm-from-scratch` console script; returns the exit status (0, 1, 2 or 130)."
+    try: args = build_parser().parse_args(argv)
+    except SystemExit as e: return e.code if isinstance(e.code, int) else 2   # argparse printed usage (2) or --help (0)
+    def fail(e: BaseException, status: int, hint: str = '') -> int:
+        if os.environ.get('LLM_FROM_SCRATCH_DEBUG'): raise e
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f'llm-from-scratch {args.command}: error: {msg}{hint}', file=sys.stderr)
+        return status
     try: return args._run(args) or 0
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f'llm-from-scratch {args.command}: error: {e}', file=sys.stderr); return 2
-    except (CorpusDownloadError, OSError, FloatingPointError) as e:    # no corpus, a disk error, a diverged run
-        print(f'llm-from-scratch {args.command}: error: {e}', file=sys.stderr); return 1
+    except KeyboardInterrupt: print('\ninterrupted', file=sys.stderr); return 130
+    except USAGE_ERRORS as e: return fail(e, 2)
+    except Exception as e:                                 # no corpus, a disk error, no such device, a diverged run, a bug
+        known = isinstance(e, (OSError, RuntimeError, FloatingPointError))
+        return fail(e, 1, '' if known else f' ({type(e).__name__}; set LLM_FROM_SCRATCH_DEBUG=1 to see the traceback)')
 
 # %% ../nbs/90_cli.ipynb #0f3ef1e8
-_TRAIN_FLAGS = {'max_steps': int, 'batch_size': int, 'context_length': int, 'grad_accum': int, 'lr': float,
-                'warmup_steps': int, 'eval_interval': int, 'eval_tokens': int, 'seed': int, 'device': str}
+_TRAIN_FLAGS = {'max_steps': int_at_least(1), 'batch_size': int_at_least(1), 'context_length': int_at_least(1),
+                'grad_accum': int_at_least(1), 'lr': finite_float(0, lo_open=True), 'warmup_steps': int_at_least(0),
+                'eval_interval': int_at_least(0), 'eval_tokens': int_at_least(1), 'seed': _parsed(int, check_int, 0, 2**32 - 1),
+                'device': device_name}
 
 def _training_arguments(p: argparse.ArgumentParser, preset: str, out: str):
     "The options `pretrain` and `demo` share."
@@ -102,7 +133,8 @@ def _pretrain_arguments(p: argparse.ArgumentParser):
     _training_arguments(p, 'cpu-tiny', 'pretrain_out')
     p.add_argument('--corpus', default='shakespeare', help="'shakespeare', 'pydoc', or the path of a UTF-8 text file (default: shakespeare)")
     p.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint (its settings are kept)')
-    p.add_argument('--stop-at', type=int, default=None, help='stop after this step (the schedule still ends at max_steps); resume later')
+    p.add_argument('--stop-at', type=int_at_least(1), default=None,
+                   help='stop once this many steps are done (the schedule still ends at max_steps); resume later')
 
 def _interrupted(out: Path) -> int:
     "Ctrl-C during training: say where the last checkpoint is and how to continue; exit status 130 (the shell's for SIGINT)."
@@ -126,11 +158,11 @@ def pretrain(args: argparse.Namespace) -> int:
 def _generate_arguments(p: argparse.ArgumentParser):
     p.add_argument('--checkpoint', type=Path, required=True, help='a checkpoint directory written by pretrain')
     p.add_argument('--prompt', default='\n', help='the text to continue (default: a new line)')
-    p.add_argument('--max-new-tokens', type=int, default=300)
-    p.add_argument('--temperature', type=float, default=0.8)
-    p.add_argument('--top-k', type=int, default=None)
-    p.add_argument('--seed', type=int, default=None, help='for a repeatable sample')
-    p.add_argument('--device', default=None)
+    p.add_argument('--max-new-tokens', type=int_at_least(0), default=300)
+    p.add_argument('--temperature', type=finite_float(0), default=0.8, help='0: always the most likely token (default: 0.8)')
+    p.add_argument('--top-k', type=int_at_least(1), default=None, help='sample among the k most likely tokens only')
+    p.add_argument('--seed', type=_parsed(int, check_int, 0, 2**32 - 1), default=None, help='for a repeatable sample')
+    p.add_argument('--device', type=device_name, default=None)
 
 @command('generate', 'Continue a prompt with a trained checkpoint (simple sampling).', _generate_arguments)
 def generate(args: argparse.Namespace) -> int:
@@ -143,7 +175,7 @@ def generate(args: argparse.Namespace) -> int:
 def _demo_arguments(p: argparse.ArgumentParser):
     _training_arguments(p, 'shakespeare-char', 'demo_out')
     p.add_argument('--prompt', default='ROMEO.\n', help='the start of the generated sample')
-    p.add_argument('--sample-tokens', type=int, default=500, help='length of the generated sample')
+    p.add_argument('--sample-tokens', type=int_at_least(0), default=500, help='length of the generated sample')
 
 @command('demo', 'The main job: prepare the Shakespeare corpus, train a small character-level GPT on the CPU, report '
          'its held-out loss, save checkpoint and loss plot, and generate text.', _demo_arguments)
@@ -187,5 +219,5 @@ def corpus(args: argparse.Namespace) -> int:
     text = load_corpus(args.name, args.split, edition=args.edition, stage_directions=not args.no_stage_directions)
     if args.out == '-': sys.stdout.write(text); return 0
     with atomic_path(Path(args.out)) as tmp: tmp.write_text(text, encoding='utf-8')
-    print(f"wrote {len(text):,} characters ({args.name}, split {args.split or 'all'}) to {args.out}", file=sys.stderr)
+    print(f"wrote {len(text):,} characters ({args.name}, split {args.split or 'all'}) to {args.out}", file=sys.stderr)   # stdout may be the data
     return 0

@@ -57,3 +57,90 @@ def test_corpus_to_stdout_and_errors(tmp_path):
     assert r.returncode == 2 and 'not valid UTF-8' in r.stderr
     r = _run('frobnicate')
     assert r.returncode == 2 and 'invalid choice' in r.stderr
+
+
+# ---- bad input: every user error is one paragraph on stderr and an exit status, never a traceback ----
+from llm_from_scratch.cli import main as cli_main
+
+BAD = [  # (arguments, exit status, what the message says)
+    (['pretrain', '--batch-size', '0'], 2, 'argument --batch-size: must be an integer >= 1, got 0'),
+    (['pretrain', '--batch-size', '-1'], 2, 'must be an integer >= 1, got -1'),
+    (['pretrain', '--batch-size', '1.5'], 2, "must be an integer >= 1, got '1.5'"),
+    (['pretrain', '--batch-size', 'abc'], 2, "argument --batch-size: must be an integer >= 1, got 'abc'"),
+    (['pretrain', '--max-steps', '0'], 2, 'argument --max-steps: must be an integer >= 1'),
+    (['pretrain', '--max-steps', '-5'], 2, 'argument --max-steps'),
+    (['pretrain', '--context-length', '0'], 2, 'argument --context-length'),
+    (['pretrain', '--grad-accum', '0'], 2, 'argument --grad-accum'),
+    (['pretrain', '--lr', '0'], 2, 'argument --lr: must be a finite number > 0, got 0.0'),
+    (['pretrain', '--lr=-1e-3'], 2, 'argument --lr: must be a finite number > 0'),
+    (['pretrain', '--lr', 'nan'], 2, 'got nan'),
+    (['pretrain', '--lr', 'inf'], 2, 'got inf'),
+    (['pretrain', '--lr', 'fast'], 2, "got 'fast'"),
+    (['pretrain', '--warmup-steps', '-1'], 2, 'argument --warmup-steps: must be an integer >= 0'),
+    (['pretrain', '--eval-interval', '-1'], 2, 'argument --eval-interval: must be an integer >= 0'),
+    (['pretrain', '--eval-tokens', '0'], 2, 'argument --eval-tokens'),
+    (['pretrain', '--seed', '-1'], 2, 'argument --seed: must be an integer in [0, 4294967295]'),
+    (['pretrain', '--seed', '4294967296'], 2, 'argument --seed'),
+    (['pretrain', '--seed', 'x'], 2, 'argument --seed'),
+    (['pretrain', '--device', 'tpu'], 2, "argument --device: unknown device 'tpu'; expected one of cuda, mps, cpu"),
+    (['pretrain', '--device', 'cuda:x'], 2, 'argument --device: unknown device'),
+    (['pretrain', '--stop-at', '0'], 2, 'argument --stop-at: must be an integer >= 1'),
+    (['pretrain', '--stop-at', '-1'], 2, 'argument --stop-at'),
+    (['pretrain', '--preset', 'gpt5'], 2, "unknown preset 'gpt5'"),
+    (['pretrain', '--set', 'layers'], 2, '--set expects NAME=VALUE'),
+    (['pretrain', '--set', '=3'], 2, '--set expects NAME=VALUE'),
+    (['pretrain', '--set', 'n_layers=3'], 2, 'n_layers'),
+    (['pretrain', '--set', 'n_layer=0'], 2, 'n_layer must be a positive integer'),
+    (['pretrain', '--set', 'dropout=1.5'], 2, 'dropout'),
+    (['pretrain', '--set', 'n_embd=31'], 2, 'divisible'),
+    (['pretrain', '--max-steps', '8', '--warmup-steps', '8'], 2, 'warmup_steps=8'),
+    (['pretrain', '--resume'], 2, 'no checkpoint directory'),
+    (['pretrain', '--corpus', '/nonexistent/corpus.txt'], 2, 'corpus file not found'),
+    (['pretrain', '--corpus', 'gutenberg'], 2, "unknown corpus 'gutenberg'"),
+    (['generate', '--checkpoint', '/nonexistent/ckpt'], 2, 'no checkpoint directory'),
+    (['generate', '--checkpoint', 'x', '--max-new-tokens', '-1'], 2, 'argument --max-new-tokens: must be an integer >= 0'),
+    (['generate', '--checkpoint', 'x', '--temperature', '-0.5'], 2, 'argument --temperature: must be a finite number >= 0'),
+    (['generate', '--checkpoint', 'x', '--temperature', 'nan'], 2, 'argument --temperature'),
+    (['generate', '--checkpoint', 'x', '--temperature', 'inf'], 2, 'argument --temperature'),
+    (['generate', '--checkpoint', 'x', '--top-k', '0'], 2, 'argument --top-k: must be an integer >= 1'),
+    (['generate', '--checkpoint', 'x', '--top-k', '-3'], 2, 'argument --top-k'),
+    (['generate', '--checkpoint', 'x', '--seed', '-1'], 2, 'argument --seed'),
+    (['generate', '--checkpoint', 'x', '--device', 'tpu'], 2, 'argument --device'),
+    (['generate'], 2, 'the following arguments are required: --checkpoint'),
+    (['corpus', '--split', 'dev'], 2, "unknown split 'dev'"),
+    (['corpus', '--edition', 'quarto'], 2, "unknown edition 'quarto'"),
+    (['corpus', '--name', 'gutenberg'], 2, "unknown corpus 'gutenberg'"),
+    (['corpus', '--name', '/nonexistent/file.txt'], 2, 'corpus file not found'),
+    (['corpus', '--name', 'pydoc', '--edition', 'folio'], 2, "applies only to the 'shakespeare' corpus"),
+    (['demo', '--sample-tokens', '-1'], 2, 'argument --sample-tokens'),
+    (['demo', '--batch-size', '0'], 2, 'argument --batch-size'),
+    (['demo', '--preset', 'gpt5'], 2, "unknown preset 'gpt5'"),
+    ([], 2, 'the following arguments are required: COMMAND'),
+    (['frobnicate'], 2, "invalid choice: 'frobnicate'"),
+    (['pretrain', '--no-such-flag'], 2, 'unrecognized arguments: --no-such-flag'),
+]
+
+
+@pytest.mark.parametrize('argv,status,message', BAD, ids=[' '.join(a) or '(nothing)' for a, _, _ in BAD])
+def test_bad_input_is_a_clear_error(argv, status, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)                      # jobs write relative to the working directory: keep it empty
+    assert cli_main(argv) == status
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert 'Traceback' not in err and err.strip().count('\n\n') == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ['pretrain_out'], ['demo_out']), 'a failed job left files'
+
+
+def test_bad_checkpoint_and_prompt(tmp_path, capsys):
+    (tmp_path/'run').mkdir(); (tmp_path/'run'/'results.json').write_text('{}')
+    assert cli_main(['generate', '--checkpoint', str(tmp_path/'run')]) == 2     # a directory that is not a checkpoint
+    err = capsys.readouterr().err
+    assert 'checkpoint' in err and 'Traceback' not in err, err
+
+
+def test_unavailable_device_is_a_usage_error_without_traceback(tmp_path):
+    import torch
+    if torch.cuda.is_available(): pytest.skip('this machine has a CUDA device')
+    r = _run('pretrain', '--device', 'cuda', '--out', str(tmp_path/'x'))
+    assert r.returncode == 2 and "device 'cuda' was requested but is not available here; available: cpu" in r.stderr
+    assert 'Traceback' not in r.stderr and not (tmp_path/'x').exists()
