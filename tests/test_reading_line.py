@@ -101,6 +101,7 @@ def test_committed_outputs_are_clean(nb):
             if 'application/vnd.jupyter.widget-view+json' in out.get('data', {}): bad.append(f'cell {i}: a widget (progress bar)')
             if re.search(r'\d+%\|', text): bad.append(f'cell {i}: a progress bar {text.strip()[:60]!r}')
             if re.search(r'\b\w*Warning\b', text): bad.append(f'cell {i}: a warning {text.strip()[:80]!r}')
+    if 'widgets' in json.loads(nb.read_text(encoding='utf-8')).get('metadata', {}): bad.append('widget state in the metadata')
     assert not bad, f'{nb.name}: ' + '; '.join(bad)
 
 

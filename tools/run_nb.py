@@ -51,6 +51,7 @@ def run(path: Path, threads: int, timeout: int | None) -> list[str]:
         client.execute()
     finally:
         os.environ.clear(); os.environ.update(old)
+    nb.metadata.pop('widgets', None)                  # the state of progress-bar widgets: nothing to commit
     nbformat.write(nb, path)
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(path)], check=True)
     slow = sorted(times, key=lambda t: -t[1])[:10]
