@@ -16,14 +16,16 @@ DEMO_OUT ?= demo_out
 N_WORKERS ?= 2
 TEST_THREADS ?= 1
 
-.PHONY: demo test test-slow install lab docs export clean-nbs bench help
+.PHONY: demo test test-slow test-docs browser install lab docs docs-serve export clean-nbs bench help
 
 help:
 	@echo "make demo  - set up .venv and run the main job on the embedded Shakespeare corpus"
 	@echo "make test  - set up .venv and run all tests (notebooks, pytest, hygiene checks)"
 	@echo "make test-slow - also run the long cells flagged 'slow'"
 	@echo "make lab   - JupyterLab on nbs/"
-	@echo "make docs  - build the docs site (needs Quarto)"
+	@echo "make docs  - build the docs site: Quarto's where it is installed, else an offline preview in _preview/"
+	@echo "make docs-serve - build the preview and serve it on http://127.0.0.1:8000/"
+	@echo "make test-docs  - install Chromium (Debian) and open every page of the site in it"
 	@echo "make bench - re-run the benchmarks in benchmarks/"
 
 $(BIN)/python:
@@ -65,13 +67,25 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab nbs
 
 docs: $(STAMP)
-	@if ! command -v quarto >/dev/null 2>&1; then \
-	  echo "make docs needs Quarto (https://quarto.org/docs/get-started/), which is not installed."; \
-	  echo "Install it (e.g. '$(BIN)/nbdev_install_quarto' on Linux, or the package from quarto.org), then re-run 'make docs'."; \
-	  echo "The rendered site is also built by .github/workflows/deploy.yaml on every push to main."; \
-	  exit 1; \
-	fi
-	$(BIN)/nbdev_docs
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; \
+	else echo "Quarto is not installed: building the offline preview of the site in _preview/ (the published site is built"; \
+	     echo "by .github/workflows/deploy.yaml with Quarto; install it from https://quarto.org to build it here)"; \
+	     $(BIN)/python tools/docs_site.py --out _preview; fi
+
+docs-serve: $(STAMP)
+	$(BIN)/python tools/docs_site.py --out _preview --serve --port $${PORT:-8000}
+
+# A browser for the page tests: Debian's chromium and chromedriver (as root, or with passwordless sudo)
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then echo "chromium: $$(chromium --version)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); echo "installing chromium and chromium-driver with apt-get"; \
+	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	else echo "install Chromium and ChromeDriver (Debian: chromium, chromium-driver) to run the page tests"; exit 1; fi
+
+test-docs: $(STAMP) browser
+	$(BIN)/python -m pytest -q tests/test_docs_site.py
 
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
