@@ -10,19 +10,74 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .core import check_int, check_positive_int, check_probability, check_tensor
+
 # %% auto #0
 __all__ = ['softmax', 'causal_mask', 'padding_mask', 'scaled_dot_product_attention', 'KVCache', 'MultiHeadAttention']
 
 # %% ../nbs/04_attention.ipynb #7c919a0e
-def softmax(x: torch.Tensor, # scores; -inf marks an entry that must get zero weight
+def softmax(x: torch.Tensor, # float scores; -inf marks an entry that must get zero weight
             dim: int = -1, # the dimension that sums to one
            ) -> torch.Tensor:
     "Numerically stable softmax along `dim`; a slice that is entirely -inf gets all zeros (not NaN)."
+    check_tensor('x', x, kind='float')
     m = x.detach().amax(dim=dim, keepdim=True)           # the largest score of each slice
     m = m.masked_fill(~torch.isfinite(m), 0.0)           # an all -inf slice: subtract 0, not -inf
     e = torch.exp(x - m)                                 # every exponent <= 0: no overflow
     s = e.sum(dim=dim, keepdim=True)                     # >= 1, or 0 for an all -inf slice
     return e / torch.where(s > 0, s, torch.ones_like(s))
+
+# %% ../nbs/04_attention.ipynb #b4f59bd9
+def _shape(t): return tuple(t.shape)
+
+def _as_tensor(name, x, device=None):
+    "`x` as a tensor (a list of ints is fine), or a ValueError naming `name`."
+    try: return torch.as_tensor(x, device=device)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{name} must be a tensor or a (nested) list of integers of equal lengths, got {type(x).__name__}: {e}") from None
+
+def _check_flag(name, value):
+    "`value` if it is True or False; a tensor or a number passed by position into a flag is a TypeError."
+    if not isinstance(value, bool):
+        got = f"a tensor of shape {_shape(value)}" if isinstance(value, torch.Tensor) else repr(value)
+        raise TypeError(f"{name} must be True or False, got {got}")
+    return value
+
+def _check_dropout(p, name='dropout'):
+    "A dropout rate in [0, 1) as a float (1 would drop everything), through `core.check_probability`."
+    return check_probability(name, p, allow_one=False)
+
+def _check_qkv(q, k, v):
+    "q (..., Tq, dk), k (..., Tk, dk), v (..., Tk, dv) promoted to one floating dtype, or a clear error."
+    for name, t in (('q', q), ('k', k), ('v', v)):
+        check_tensor(name, t, kind='float')
+        if t.dim() < 2: raise ValueError(f"{name} must have shape (..., time, features), got {_shape(t)}")
+    if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+        raise ValueError(f"q, k and v must have the same leading (batch, head) sizes; got q {_shape(q)}, k {_shape(k)}, v {_shape(v)}")
+    if q.size(-1) != k.size(-1):
+        raise ValueError(f"q and k must have the same feature size d_k; got q {_shape(q)} and k {_shape(k)}")
+    if k.size(-2) != v.size(-2):
+        raise ValueError(f"k and v must have the same number of positions; got k {_shape(k)} and v {_shape(v)}")
+    if not q.device == k.device == v.device: raise ValueError(f"q, k and v must be on one device; got {q.device}, {k.device}, {v.device}")
+    dt = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)   # e.g. float32 and float64 -> float64
+    return q.to(dt), k.to(dt), v.to(dt)
+
+def _check_mask(mask, scores_shape, device, hint=''):
+    "`mask` if it is a boolean tensor on `device` that broadcasts to `scores_shape`, else a clear error."
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a boolean torch.Tensor (True = may attend), got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        how = ("an additive float mask (0 = attend, -inf = blocked) converts with `mask == 0`" if mask.is_floating_point() else
+               "a 0/1 integer mask is ambiguous (1 = attend in a Hugging Face attention_mask, 1 = blocked in "
+               "nn.MultiheadAttention): pass `mask == 1` if 1 marks the keys that may be attended, `mask == 0` if it marks the blocked ones")
+        raise TypeError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}; {how}")
+    m, t = _shape(mask), tuple(scores_shape)                  # broadcasting: align from the right, each size 1 or equal
+    if len(m) > len(t) or any(a not in (1, b) for a, b in zip(m[::-1], t[::-1])):
+        raise ValueError(f"mask of shape {_shape(mask)} cannot broadcast to the attention scores' shape "
+                         f"(..., queries, keys) = {tuple(scores_shape)}{hint}")
+    if mask.device != device:
+        raise ValueError(f"mask is on {mask.device} but q, k, v are on {device}; create it with device=...")
+    return mask
 
 # %% ../nbs/04_attention.ipynb #80b0ca6f
 def causal_mask(t_q: int, # number of queries: the last t_q of the t_k positions
@@ -30,10 +85,8 @@ def causal_mask(t_q: int, # number of queries: the last t_q of the t_k positions
                 device: str | torch.device | None = None, # where to create the mask
                ) -> torch.Tensor:
     "Boolean (t_q, t_k) mask, True where query i may attend to key j, i.e. j <= i + t_k - t_q."
-    t_k = t_q if t_k is None else t_k
-    for name, n in (('t_q', t_q), ('t_k', t_k)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    t_q = check_positive_int('t_q', t_q)
+    t_k = t_q if t_k is None else check_positive_int('t_k', t_k)
     if t_k < t_q:
         raise ValueError(f"t_k={t_k} is smaller than t_q={t_q}: the queries are the last t_q of the t_k positions, so t_k >= t_q")
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
@@ -50,70 +103,38 @@ def padding_mask(lengths: torch.Tensor | list[int] | None = None, # (B,) real le
         raise ValueError("padding_mask needs exactly one of `lengths` (B,) or `ids` (B, T) with `pad_id`")
     if ids is not None:
         if pad_id is None: raise ValueError("padding_mask(ids=...) needs `pad_id`, the id that marks padding")
-        ids = torch.as_tensor(ids, device=device)
-        if ids.dim() != 2: raise ValueError(f"ids must have shape (batch, time), got {tuple(ids.shape)}")
+        if max_len is not None: raise ValueError("max_len goes with `lengths`; with `ids` the padded length is ids.shape[1]")
+        pad_id = check_int('pad_id', pad_id)
+        ids = check_tensor('ids', _as_tensor('ids', ids, device), ndim=2, kind='int', shape='(batch, time)')
         real = ids != pad_id                                                  # (B, T)
     else:
-        lengths = torch.as_tensor(lengths, device=device)
-        if lengths.dim() != 1 or lengths.is_floating_point() or lengths.dtype == torch.bool:
+        if pad_id is not None: raise ValueError("pad_id goes with `ids`; with `lengths`, the positions after each length are padding")
+        lengths = _as_tensor('lengths', lengths, device)
+        if lengths.dim() == 1 and not len(lengths): raise ValueError("lengths is empty: give one length per sequence")
+        if lengths.dim() != 1 or lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
             raise ValueError(f"lengths must be a 1-D list or tensor of integers, got {lengths.dtype} of shape {tuple(lengths.shape)}")
-        T = int(lengths.max()) if max_len is None else max_len
-        if len(lengths) and ((lengths < 0).any() or (lengths > T).any()):
+        T = int(lengths.max()) if max_len is None else check_positive_int('max_len', max_len)
+        if T < 1: raise ValueError("every length is 0, so the padded length would be 0: pass max_len, the padded length")
+        if (lengths < 0).any() or (lengths > T).any():
             raise ValueError(f"every length must lie in [0, max_len={T}], got {lengths.tolist()}")
         real = torch.arange(T, device=lengths.device) < lengths[:, None]      # (B, T)
     return real[:, None, None, :]                                             # (B, 1, 1, T)
-
-# %% ../nbs/04_attention.ipynb #b4f59bd9
-def _shape(t): return tuple(t.shape)
-
-def _check_qkv(q, k, v):
-    "Raise a clear error unless q (..., Tq, dk), k (..., Tk, dk), v (..., Tk, dv) fit together."
-    for name, t in (('q', q), ('k', k), ('v', v)):
-        if not isinstance(t, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() < 2: raise ValueError(f"{name} must have shape (..., time, features), got {_shape(t)}")
-        if not t.is_floating_point(): raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-    if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
-        raise ValueError(f"q, k and v must have the same leading (batch, head) sizes; got q {_shape(q)}, k {_shape(k)}, v {_shape(v)}")
-    if q.size(-1) != k.size(-1):
-        raise ValueError(f"q and k must have the same feature size d_k; got q {_shape(q)} and k {_shape(k)}")
-    if k.size(-2) != v.size(-2):
-        raise ValueError(f"k and v must have the same number of positions; got k {_shape(k)} and v {_shape(v)}")
-    if not q.dtype == k.dtype == v.dtype: raise TypeError(f"q, k and v must share one dtype; got {q.dtype}, {k.dtype}, {v.dtype}")
-    if not q.device == k.device == v.device: raise ValueError(f"q, k and v must be on one device; got {q.device}, {k.device}, {v.device}")
-
-def _check_mask(mask, scores_shape, device):
-    "Return `mask` if it is a boolean tensor on `device` that broadcasts to `scores_shape`, else raise a clear error."
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a boolean torch.Tensor (True = may attend), got {type(mask).__name__}")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
-                        "convert a 0/1 mask with `mask.bool()`, an additive float mask (0 / -inf) with `mask == 0`")
-    try: fits = torch.broadcast_shapes(mask.shape, scores_shape) == torch.Size(scores_shape)
-    except RuntimeError: fits = False
-    if not fits:
-        raise ValueError(f"mask of shape {_shape(mask)} cannot broadcast to the attention scores' shape "
-                         f"(..., queries, keys) = {tuple(scores_shape)}")
-    if mask.device != device:
-        raise ValueError(f"mask is on {mask.device} but q, k, v are on {device}; create it with device=...")
-    return mask
-
-def _check_dropout(p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"dropout probability must be a number in [0, 1), got {p!r}")
 
 # %% ../nbs/04_attention.ipynb #30c53ecd
 def scaled_dot_product_attention(q: torch.Tensor, # queries (..., Tq, d_k)
                                  k: torch.Tensor, # keys (..., Tk, d_k)
                                  v: torch.Tensor, # values (..., Tk, d_v)
                                  mask: torch.Tensor | None = None, # bool, broadcastable to (..., Tq, Tk); True = may attend
-                                 dropout_p: float = 0.0, # dropout on the weights; pass 0.0 when not training
+                                 dropout_p: float = 0.0, # dropout on the weights, in [0, 1); pass 0.0 when not training
                                  return_weights: bool = False, # also return the attention weights (..., Tq, Tk)
                                  is_causal: bool = False, # also apply `causal_mask(Tq, Tk)` (queries = the last Tq positions)
                                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     "softmax(q kᵀ/√d_k) v, from scratch; a query with no allowed key gets a zero output (not NaN)."
-    _check_qkv(q, k, v); _check_dropout(dropout_p)
+    q, k, v = _check_qkv(q, k, v)
+    dropout_p = _check_dropout(dropout_p, 'dropout_p')
+    _check_flag('return_weights', return_weights); _check_flag('is_causal', is_causal)
+    if mask is not None: _check_mask(mask, (*q.shape[:-1], k.size(-2)), q.device)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))        # (..., Tq, Tk)
-    if mask is not None: _check_mask(mask, scores.shape, q.device)
     if is_causal:
         causal = causal_mask(q.size(-2), k.size(-2), device=q.device)  # (Tq, Tk)
         mask = causal if mask is None else mask & causal
@@ -138,13 +159,16 @@ class KVCache:
                v: torch.Tensor, # new values (B, nh, T_new, hs)
               ) -> tuple[torch.Tensor, torch.Tensor]:
         "Append `k`, `v` along time and return all cached keys and values, (B, nh, T_cached + T_new, hs) each."
-        if k.dim() != 4 or k.shape != v.shape:
-            raise ValueError(f"k and v must both have shape (B, nh, T, hs); got k {_shape(k)}, v {_shape(v)}")
+        for name, t in (('k', k), ('v', v)): check_tensor(name, t, ndim=4, kind='float', shape='(B, nh, T, hs)')
+        if k.shape != v.shape or k.dtype != v.dtype or k.device != v.device:
+            raise ValueError(f"k and v must both have shape (B, nh, T, hs), one dtype and one device; "
+                             f"got k {_shape(k)} {k.dtype} on {k.device}, v {_shape(v)} {v.dtype} on {v.device}")
         if self.k is None: self.k, self.v = k, v
         else:
-            if k.shape[:2] != self.k.shape[:2] or k.size(3) != self.k.size(3) or k.dtype != self.k.dtype:
-                raise ValueError(f"new keys {_shape(k)} {k.dtype} do not match the cached ones {_shape(self.k)} "
-                                 f"{self.k.dtype} in batch, heads, head size or dtype")
+            c = self.k
+            if k.shape[:2] != c.shape[:2] or k.size(3) != c.size(3) or k.dtype != c.dtype or k.device != c.device:
+                raise ValueError(f"new keys {_shape(k)} {k.dtype} on {k.device} do not match the cached ones {_shape(c)} {c.dtype} "
+                                 f"on {c.device} in batch, heads, head size, dtype or device; call reset() to start a new sequence")
             self.k = torch.cat([self.k, k], dim=2)           # (B, nh, T_cached + T_new, hs)
             self.v = torch.cat([self.v, v], dim=2)
         return self.k, self.v
@@ -152,27 +176,30 @@ class KVCache:
     def reorder(self, index: torch.Tensor, # (B',) batch rows to keep, e.g. the surviving beams of a beam search
                ):
         "Select (and reorder or repeat) batch rows of the cache."
-        if self.k is not None: self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
+        index = check_tensor('index', _as_tensor('index', index), ndim=1, kind='int', shape="(B',)")
+        if self.k is None: return
+        if len(index) and not (0 <= int(index.min()) and int(index.max()) < self.k.size(0)):
+            raise ValueError(f"index must hold batch rows in [0, {self.k.size(0)}), got {index.tolist()}")
+        index = index.to(self.k.device, torch.long)
+        self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
 
 # %% ../nbs/04_attention.ipynb #137a226c
 class MultiHeadAttention(nn.Module):
     "Multi-head (self- or cross-) attention with fused q/k/v projection `c_attn` and output projection `c_proj`."
     def __init__(self, d_model: int, # model width d
                  n_heads: int, # number of heads; must divide d_model
-                 dropout: float = 0.0, # dropout on the attention weights (while training)
+                 dropout: float = 0.0, # dropout on the attention weights (while training), in [0, 1)
                  bias: bool = True, # biases in c_attn and c_proj
                  fast: bool = False, # use F.scaled_dot_product_attention when weights are not requested
                 ):
         super().__init__()
-        for name, n in (('d_model', d_model), ('n_heads', n_heads)):
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        d_model, n_heads = check_positive_int('d_model', d_model), check_positive_int('n_heads', n_heads)
         if d_model % n_heads:
             divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}; n_heads must be one of {divisors}")
-        _check_dropout(dropout)
         self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
-        self.dropout, self.fast = dropout, fast
-        self.c_attn = nn.Linear(d_model, 3 * d_model, bias=bias)   # rows: q | k | v, each head after head
+        self.dropout, self.fast = _check_dropout(dropout), _check_flag('fast', fast)
+        self.c_attn = nn.Linear(d_model, 3 * d_model, bias=_check_flag('bias', bias))   # rows: q | k | v, each head after head
         self.c_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor, # (B, Tq, d): the sequence the queries come from
@@ -182,8 +209,8 @@ class MultiHeadAttention(nn.Module):
                 kv_cache: KVCache | None = None, # keys/values of earlier positions, updated in place
                 is_causal: bool = False, # add a causal mask (queries = the last Tq of the Tk positions)
                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        "Attend from `x` to itself (or to `context`): out (B, Tq, d), and the weights if `need_weights`."
-        self._check_inputs(x, context)
+        "Attend from `x` to itself (or to `context`): out (B, Tq, d), and the weights (B, nh, Tq, Tk) if `need_weights`."
+        x, context = self._check_inputs(x, context, mask, need_weights, kv_cache, is_causal)
         B, Tq, d = x.shape
         if context is None:                                           # self-attention: q, k, v all from x
             q, k, v = self.c_attn(x).split(d, dim=2)                   # 3 x (B, Tq, d)
@@ -205,11 +232,7 @@ class MultiHeadAttention(nn.Module):
 
     def _context_kv(self, context, w, b, kv_cache):
         "Keys and values of the context: projected once, then taken from the cache if there is one."
-        if kv_cache is not None and len(kv_cache):
-            if context.size(1) != len(kv_cache):
-                raise ValueError(f"kv_cache holds keys for a context of {len(kv_cache)} positions, got a context of {context.size(1)}; "
-                                 "call kv_cache.reset() when the context changes")
-            return kv_cache.k, kv_cache.v
+        if kv_cache is not None and len(kv_cache): return kv_cache.k, kv_cache.v
         k, v = F.linear(context, w, b).split(self.d_model, dim=2)     # 2 x (B, Tk, d)
         k, v = self._split_heads(k), self._split_heads(v)             # 2 x (B, nh, Tk, hs)
         return kv_cache.update(k, v) if kv_cache is not None else (k, v)
@@ -217,7 +240,6 @@ class MultiHeadAttention(nn.Module):
     def _fast_attention(self, q, k, v, mask, p, is_causal):
         "The same attention through PyTorch's fused kernel."
         Tq, Tk = q.size(2), k.size(2)
-        if mask is not None: _check_mask(mask, (q.size(0), self.n_heads, Tq, Tk), q.device)
         if is_causal and (mask is not None or Tq != Tk):              # PyTorch's is_causal is top-left aligned:
             causal = causal_mask(Tq, Tk, device=q.device)             # build the bottom-right one ourselves
             mask, is_causal = (causal if mask is None else mask & causal), False
@@ -226,12 +248,34 @@ class MultiHeadAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~has_key, dropout_p=p)  # no kernel sees an empty row
         return y * has_key                                            # ...and such rows come out as zeros
 
-    def _check_inputs(self, x, context):
-        d = self.d_model
+    def _check_inputs(self, x, context, mask, need_weights, kv_cache, is_causal):
+        "x and context in the parameters' dtype, once every argument is checked (before the cache is touched)."
+        d, dtype = self.d_model, self.c_attn.weight.dtype
+        _check_flag('need_weights', need_weights); _check_flag('is_causal', is_causal)
+        if kv_cache is not None and not isinstance(kv_cache, KVCache):
+            raise TypeError(f"kv_cache must be a KVCache or None, got {type(kv_cache).__name__}")
+        out = []
         for name, t in (('x', x), ('context', context)):
-            if t is None: continue
+            if t is None: out.append(t); continue
+            hint = '; a boolean tensor: pass a mask as mask=...' if isinstance(t, torch.Tensor) and t.dtype == torch.bool else ''
             if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.size(-1) != d:
                 got = _shape(t) if isinstance(t, torch.Tensor) else type(t).__name__
-                raise ValueError(f"{name} must be a tensor of shape (batch, time, d_model={d}), got {got}")
-        if context is not None and context.size(0) != x.size(0):
+                raise ValueError(f"{name} must be a tensor of shape (batch, time, d_model={d}), got {got}{hint}")
+            if not t.is_floating_point():
+                raise TypeError(f"{name} must be a floating-point tensor (batch, time, d_model={d}), got {t.dtype}"
+                                f"{hint or '; embed token ids first'}")
+            out.append(t.to(dtype))                                   # another float dtype: compute in the parameters' one
+        x, context = out
+        B, Tq = x.shape[:2]
+        if context is not None and context.size(0) != B:
             raise ValueError(f"x and context must have the same batch size; got x {_shape(x)} and context {_shape(context)}")
+        cached = 0 if kv_cache is None else len(kv_cache)
+        if context is not None and cached and context.size(1) != cached:
+            raise ValueError(f"kv_cache holds keys for a context of {cached} positions, got a context of {context.size(1)}; "
+                             "call kv_cache.reset() when the context changes")
+        Tk = context.size(1) if context is not None else cached + Tq
+        if mask is not None:
+            hint = ("; a (batch, keys) padding mask needs the shape (batch, 1, 1, keys): use padding_mask(...) or "
+                    "mask[:, None, None, :]") if isinstance(mask, torch.Tensor) and _shape(mask) == (B, Tk) else ''
+            _check_mask(mask, (B, self.n_heads, Tq, Tk), x.device, hint)
+        return x, context
