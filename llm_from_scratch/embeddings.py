@@ -4,29 +4,35 @@
 
 # %% ../nbs/03_embeddings.ipynb #821cc74a
 from __future__ import annotations
-import math
+import math, time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .core import check_int, check_positive_int, check_number, check_tensor, progress, set_seed
+
 # %% auto #0
-__all__ = ['check_token_ids', 'TokenEmbedding', 'skipgram_pairs', 'SkipGram', 'nearest_neighbours', 'sinusoidal_encoding',
-           'SinusoidalPositionalEncoding', 'LearnedPositionalEmbedding', 'apply_rotary', 'RotaryEmbedding']
+__all__ = ['check_token_ids', 'TokenEmbedding', 'skipgram_pairs', 'SkipGram', 'nearest_neighbours', 'train_word2vec',
+           'sinusoidal_encoding', 'SinusoidalPositionalEncoding', 'LearnedPositionalEmbedding', 'apply_rotary',
+           'RotaryEmbedding']
 
 # %% ../nbs/03_embeddings.ipynb #89708ef2
-def check_token_ids(ids: torch.Tensor, # token ids, any shape
+def check_token_ids(ids: torch.Tensor, # token ids of any integer dtype, any shape
                     vocab_size: int, # ids must lie in [0, vocab_size)
-                   ) -> None:
-    "Raise a clear error unless `ids` is an integer tensor with every id in [0, vocab_size)."
+                   ) -> torch.Tensor:  # the same ids as torch.long, safe to index a table with
+    "`ids` as `torch.long` if it is an integer tensor with every id in [0, vocab_size); else a clear error."
     if not isinstance(ids, torch.Tensor) or ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
         got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise TypeError(f"token ids must be an integer tensor (torch.long), got {got}")
-    if ids.numel() == 0 or torch.compiler.is_compiling(): return    # compiled graphs skip the check (no graph break)
+        raise TypeError(f"token ids must be an integer tensor (integer token ids of any integer dtype), got {got}")
+    vocab_size = check_positive_int('vocab_size', vocab_size)
+    ids = ids.long()                          # int32, uint8, ... -> long: a uint8 index would be read as a mask
+    if ids.numel() == 0 or torch.compiler.is_compiling(): return ids    # compiled graphs skip the range check (no graph break)
     lo, hi = ids.min().item(), ids.max().item()
     if lo < 0 or hi >= vocab_size:
         bad = lo if lo < 0 else hi
         raise ValueError(f"token id {bad} is out of range for vocab_size={vocab_size} (ids must be in [0, {vocab_size}))")
+    return ids
 
 class TokenEmbedding(nn.Module):
     "One learned vector per token id: row `ids` of `weight` (vocab_size, d_model), times √d_model if `scale`."
@@ -35,12 +41,14 @@ class TokenEmbedding(nn.Module):
                  d_model: int, # width of each vector
                  scale: bool = False): # multiply by √d_model (Vaswani et al.)
         super().__init__()
-        self.vocab_size, self.d_model, self.scale = vocab_size, d_model, scale
-        self.weight = nn.Parameter(torch.randn(vocab_size, d_model))   # (V, d), N(0, 1) like nn.Embedding
+        self.vocab_size, self.d_model = check_positive_int('vocab_size', vocab_size), check_positive_int('d_model', d_model)
+        self.scale = scale
+        self.weight = nn.Parameter(torch.randn(self.vocab_size, self.d_model))   # (V, d), N(0, 1) like nn.Embedding
 
-    def forward(self, ids: torch.Tensor, # (B, T) token ids (any shape works)
+    def forward(self, ids: torch.Tensor, # (B, T) token ids of any integer dtype (any shape works)
                ) -> torch.Tensor:        # (B, T, d_model)
-        check_token_ids(ids, self.vocab_size)
+        "The rows `weight[ids]`, times √d_model if `scale`."
+        ids = check_token_ids(ids, self.vocab_size)                    # torch.long, every id in range
         x = self.weight[ids]                                           # the lookup: (B, T) -> (B, T, d)
         return x * math.sqrt(self.d_model) if self.scale else x
 
@@ -50,10 +58,11 @@ class TokenEmbedding(nn.Module):
 def skipgram_pairs(ids: torch.Tensor, # (N,) token ids of a running text
                    window: int, # the largest distance between centre and context
                    dynamic: bool = True, # draw each centre's radius uniformly from 1..window (word2vec's default)
-                   generator: torch.Generator | None = None,
-                  ) -> tuple[torch.Tensor, torch.Tensor]: # centers (P,), contexts (P,)
+                   generator: torch.Generator | None = None, # for the radii
+                  ) -> tuple[torch.Tensor, torch.Tensor]: # centres (P,), contexts (P,)
     "All (centre, context) pairs of a token stream within `window` positions of each other."
-    if not isinstance(window, int) or window < 1: raise ValueError(f"window must be a positive integer, got {window!r}")
+    ids = check_tensor('ids', ids, ndim=1, kind='int', shape='(N,)')
+    window = check_positive_int('window', window)
     N = len(ids)
     radius = (torch.randint(1, window + 1, (N,), generator=generator) if dynamic
               else torch.full((N,), window))                              # (N,) each centre's window radius
@@ -70,8 +79,11 @@ def skipgram_pairs(ids: torch.Tensor, # (N,) token ids of a running text
 # %% ../nbs/03_embeddings.ipynb #7b6f0e87
 class SkipGram(nn.Module):
     "word2vec's skip-gram with negative sampling: a centre table `center`, a context table `context`, a logistic loss."
-    def __init__(self, vocab_size: int, d: int = 100):
+    def __init__(self,
+                 vocab_size: int, # number of words
+                 d: int = 100): # width of the vectors
         super().__init__()
+        d = check_positive_int('d', d)
         self.center, self.context = TokenEmbedding(vocab_size, d), TokenEmbedding(vocab_size, d)
         nn.init.uniform_(self.center.weight, -0.5 / d, 0.5 / d)           # word2vec's initialisation
         nn.init.zeros_(self.context.weight)
@@ -80,6 +92,8 @@ class SkipGram(nn.Module):
                 context: torch.Tensor, # (B,) observed context word ids
                 negatives: torch.Tensor, # (B, k) noise word ids
                ) -> torch.Tensor:        # scalar: the mean loss over the batch
+        "The loss ℓ(c, o) of each (centre, context) pair against its k noise words, averaged over the batch."
+        _check_pair_batch(center, context, negatives)
         u = self.center(center)                                            # (B, d)
         v = self.context(context)                                          # (B, d)
         n = self.context(negatives)                                        # (B, k, d)
@@ -87,24 +101,92 @@ class SkipGram(nn.Module):
         neg = F.logsigmoid(-(n @ u.unsqueeze(-1)).squeeze(-1)).sum(-1)     # (B,)   Σ log σ(-u·n)
         return -(pos + neg).mean()
 
+def _check_pair_batch(center, context, negatives):
+    "center (B,), context (B,) and negatives (B, k), with one B."
+    check_tensor('center', center, ndim=1, shape='(B,)'); check_tensor('context', context, ndim=1, shape='(B,)')
+    check_tensor('negatives', negatives, ndim=2, shape='(B, k)')
+    if not len(center) == len(context) == len(negatives):
+        raise ValueError(f"center, context and negatives must share the batch size B, "
+                         f"got {len(center)}, {len(context)} and {len(negatives)}")
+
 def nearest_neighbours(weight: torch.Tensor, # (V, d) an embedding table
                        query: int | torch.Tensor, # a row index, or a (d,) vector
                        k: int = 5, # how many neighbours
                       ) -> tuple[torch.Tensor, torch.Tensor]: # ids (k,), cosine similarities (k,)
     "The `k` rows of `weight` most similar to `query` by cosine similarity (the query row itself excluded)."
+    check_tensor('weight', weight, ndim=2, shape='(V, d)')
+    k = check_positive_int('k', k)
     w = F.normalize(weight.detach().float(), dim=-1)                       # (V, d) unit rows
-    q = w[query] if isinstance(query, int) else F.normalize(query.detach().float(), dim=-1)
+    if isinstance(query, torch.Tensor) and query.dim() == 1:               # a vector
+        if len(query) != w.shape[1]:
+            raise ValueError(f"a query vector must have the table's width d={w.shape[1]}, got shape {tuple(query.shape)}")
+        row, q = None, F.normalize(query.detach().float(), dim=-1)
+    else:                                                                  # a row of the table
+        row = check_int('query', query, lo=0, hi=len(w) - 1)
+        q = w[row]
     sims = w @ q                                                           # (V,)
-    if isinstance(query, int): sims[query] = -float('inf')
-    top = sims.topk(min(k, len(sims) - isinstance(query, int)))
+    if row is not None: sims[row] = -float('inf')
+    top = sims.topk(min(k, len(sims) - (row is not None)))
     return top.indices, top.values
+
+# %% ../nbs/03_embeddings.ipynb #44001470
+def train_word2vec(ids: torch.Tensor, # (N,) token ids of a running text
+                   counts: torch.Tensor, # (V,) how often each word occurs: for subsampling and the noise distribution
+                   d: int = 100, # width of the vectors
+                   window: int = 5, # the largest centre-context distance
+                   negatives: int = 5, # noise words k per pair
+                   epochs: int = 5, # passes over the text
+                   batch_size: int = 4096, # pairs per Adam step
+                   lr: float = 0.01, # initial learning rate, decayed linearly to 0
+                   subsample: float = 1e-4, # the threshold t of frequent-word subsampling
+                   seed: int = 0, # seeds subsampling, radii, shuffling, negatives and the initialisation
+                   progress_bar: bool = True, # a bar over the epochs (off in tests and committed runs)
+                   log: bool = False, # print one line per epoch
+                  ) -> tuple[SkipGram, list[float]]: # the model, the mean loss of each epoch
+    "Train a `SkipGram` on the token stream `ids` (vocabulary counts `counts`); return the model and the loss per epoch."
+    counts = check_tensor('counts', counts, ndim=1, shape='(vocab_size,)')
+    c = counts.double()
+    if len(c) == 0 or not torch.isfinite(c).all() or (c < 0).any() or c.sum() <= 0:
+        raise ValueError(f"counts must hold a finite, non-negative count per word, not all zero, got {counts}")
+    ids = check_token_ids(check_tensor('ids', ids, ndim=1, shape='(N,)'), len(counts))
+    d, window, negatives, epochs, batch_size = (check_positive_int(n, v) for n, v in [
+        ('d', d), ('window', window), ('negatives', negatives), ('epochs', epochs), ('batch_size', batch_size)])
+    lr, subsample = check_number('lr', lr, lo=0, lo_open=True), check_number('subsample', subsample, lo=0, lo_open=True)
+    set_seed(seed)
+    counts = counts.float()
+    freq = counts / counts.sum()
+    keep = (torch.sqrt(subsample / freq) + subsample / freq).clamp(max=1)  # Mikolov's subsampling, as in word2vec.c
+    noise = counts ** 0.75                                                  # the negative-sampling distribution
+    model = SkipGram(len(counts), d)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, start = [], time.perf_counter()
+    for epoch in progress(range(epochs), desc='epochs', disable=not progress_bar):
+        kept = ids[torch.rand(len(ids)) < keep[ids]]
+        center, context = skipgram_pairs(kept, window)
+        perm = torch.randperm(len(center))
+        n_batches, total = len(perm) // batch_size, 0.0
+        if n_batches == 0:
+            raise ValueError(f"batch_size={batch_size} is more than the {len(perm)} (centre, context) pairs of "
+                             f"epoch {epoch + 1}; use a smaller batch_size or a longer text")
+        for b in range(n_batches):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            neg = torch.multinomial(noise, len(idx) * negatives, replacement=True).view(len(idx), negatives)
+            for g in opt.param_groups: g['lr'] = lr * (1 - (epoch + b / n_batches) / epochs)
+            loss = model(center[idx], context[idx], neg)
+            opt.zero_grad(); loss.backward(); opt.step()
+            total += loss.item()
+        losses.append(total / n_batches)
+        if log: print(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.3f} ({time.perf_counter() - start:.0f} s)")
+    return model, losses
 
 # %% ../nbs/03_embeddings.ipynb #87b1e1fb
 def sinusoidal_encoding(max_len: int, # number of positions, 0 .. max_len-1
                         d_model: int, # width of each position vector
-                        base: float = 10000.0, # the wavelength scale of the paper
+                        base: float = 10000.0, # the wavelength scale of the paper (> 1)
                        ) -> torch.Tensor: # (max_len, d_model), float32
     "The sinusoidal position table of Vaswani et al.: sin on even, cos on odd dimensions."
+    max_len, d_model = check_positive_int('max_len', max_len), check_positive_int('d_model', d_model)
+    base = check_number('base', base, lo=1, lo_open=True)
     pos = torch.arange(max_len, dtype=torch.float64)[:, None]                 # (max_len, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)                  # (ceil(d/2),)  2i = 0, 2, 4, ...
     angle = pos / base ** (two_i / d_model)                                   # (max_len, ceil(d/2))
@@ -115,43 +197,51 @@ def sinusoidal_encoding(max_len: int, # number of positions, 0 .. max_len-1
 
 # %% ../nbs/03_embeddings.ipynb #d25781fb
 def _num_positions(T) -> int:
-    "The sequence length from an int or from a tensor whose time dimension is dim 1 ((B, T) or (B, T, d)); dim 0 if 1-D."
-    if isinstance(T, torch.Tensor): return T.shape[1] if T.dim() >= 2 else T.shape[0]
-    if isinstance(T, bool) or not isinstance(T, int): raise TypeError(f"T must be an int or a tensor, got {type(T).__name__}")
-    return T
+    "The sequence length from an int, or from a tensor whose time dimension is dim 1 ((B, T) or (B, T, d)); dim 0 if 1-D."
+    if isinstance(T, torch.Tensor) and T.dim() > 0: return T.shape[1] if T.dim() >= 2 else T.shape[0]
+    try: return check_int('T', T, lo=0)
+    except ValueError: raise ValueError(f"T must be an integer >= 0 or a (B, T) / (B, T, d) tensor, got {T!r}") from None
 
-def _check_range(owner: str, T: int, offset: int, max_len: int):
-    if T < 0 or offset < 0: raise ValueError(f"sequence length and offset must be non-negative, got T={T}, offset={offset}")
+def _check_range(owner: str, T: int, offset: int, max_len: int) -> int:
+    "`offset` as an int, once positions offset .. offset+T-1 are known to exist in a table of `max_len` rows."
+    offset = check_int('offset', offset, lo=0)
     if T + offset > max_len:
         raise ValueError(f"a sequence of {T} positions starting at offset {offset} needs {T + offset} positions, "
                          f"but this {owner} has max_len={max_len}")
+    return offset
 
 class SinusoidalPositionalEncoding(nn.Module):
     "Fixed sinusoidal position vectors (Vaswani et al.) for positions offset..offset+T-1."
-    def __init__(self, d_model: int, max_len: int = 4096):
+    def __init__(self,
+                 d_model: int, # width of each position vector
+                 max_len: int = 4096): # number of positions in the table
         super().__init__()
-        self.d_model, self.max_len = d_model, max_len
+        self.d_model, self.max_len = check_positive_int('d_model', d_model), check_positive_int('max_len', max_len)
         self.register_buffer('pe', sinusoidal_encoding(max_len, d_model), persistent=False)   # (max_len, d)
 
     def forward(self, T: int | torch.Tensor, # sequence length, or the (B, T) ids / (B, T, d) embeddings
                 offset: int = 0, # position of the first token (with a KV cache: the cached length)
                ) -> torch.Tensor:  # (T, d_model), to broadcast-add onto (B, T, d_model)
+        "The position vectors of positions offset .. offset+T-1."
         T = _num_positions(T)
-        _check_range(type(self).__name__, T, offset, self.max_len)
+        offset = _check_range(type(self).__name__, T, offset, self.max_len)
         return self.pe[offset:offset + T]
 
 class LearnedPositionalEmbedding(nn.Module):
     "A learned vector per absolute position, the table `weight` (max_len, d_model) — GPT-2's `wpe`."
-    def __init__(self, max_len: int, d_model: int):
+    def __init__(self,
+                 max_len: int, # number of positions (rows of the table)
+                 d_model: int): # width of each vector
         super().__init__()
-        self.d_model, self.max_len = d_model, max_len
-        self.weight = nn.Parameter(torch.randn(max_len, d_model))              # (max_len, d), N(0, 1) like nn.Embedding
+        self.d_model, self.max_len = check_positive_int('d_model', d_model), check_positive_int('max_len', max_len)
+        self.weight = nn.Parameter(torch.randn(self.max_len, self.d_model))    # (max_len, d), N(0, 1) like nn.Embedding
 
     def forward(self, T: int | torch.Tensor, # sequence length, or the (B, T) ids / (B, T, d) embeddings
                 offset: int = 0, # position of the first token
                ) -> torch.Tensor:  # (T, d_model)
+        "The learned vectors of positions offset .. offset+T-1."
         T = _num_positions(T)
-        _check_range(type(self).__name__, T, offset, self.max_len)
+        offset = _check_range(type(self).__name__, T, offset, self.max_len)
         return self.weight[offset:offset + T]
 
 # %% ../nbs/03_embeddings.ipynb #af748033
@@ -165,6 +255,10 @@ def apply_rotary(x: torch.Tensor, # (..., T, head_dim) queries or keys
                  sin: torch.Tensor, # (T, head_dim): sin(m·θ_i), likewise
                 ) -> torch.Tensor:  # (..., T, head_dim)
     "Rotate each pair of dimensions (2i, 2i+1) of `x` at position m by the angle m·θ_i."
+    check_tensor('x', x)
+    if x.shape[-1] % 2 or cos.shape != sin.shape or cos.shape[-1] != x.shape[-1]:
+        raise ValueError(f"apply_rotary needs an even last dimension shared by x, cos and sin, "
+                         f"got shapes {tuple(x.shape)}, {tuple(cos.shape)} and {tuple(sin.shape)}")
     return x * cos + _rotate_pairs(x) * sin
 
 class RotaryEmbedding(nn.Module):
@@ -172,23 +266,27 @@ class RotaryEmbedding(nn.Module):
     def __init__(self,
                  head_dim: int, # size of each head's vectors (even)
                  max_len: int = 4096, # largest number of positions
-                 base: float = 10000.0): # θ_i = base^(-2i/head_dim)
+                 base: float = 10000.0): # θ_i = base^(-2i/head_dim), > 1
         super().__init__()
-        if head_dim % 2: raise ValueError(f"head_dim must be even to form rotation pairs, got {head_dim}")
-        self.head_dim, self.max_len, self.base = head_dim, max_len, base
-        theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)   # (hd/2,)
-        angle = torch.arange(max_len, dtype=torch.float64)[:, None] * theta              # (max_len, hd/2)
-        angle = angle.repeat_interleave(2, dim=-1)                                        # (max_len, hd): θ0 θ0 θ1 θ1 ...
+        head_dim, max_len = check_positive_int('head_dim', head_dim), check_positive_int('max_len', max_len)
+        if head_dim % 2: raise ValueError(f"head_dim must be even (RoPE rotates pairs of dimensions), got {head_dim}")
+        self.head_dim, self.max_len, self.base = head_dim, max_len, check_number('base', base, lo=1, lo_open=True)
+        theta = self.base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)   # (hd/2,)
+        angle = torch.arange(max_len, dtype=torch.float64)[:, None] * theta                   # (max_len, hd/2)
+        angle = angle.repeat_interleave(2, dim=-1)                                             # (max_len, hd): θ0 θ0 θ1 θ1 ...
         self.register_buffer('cos', angle.cos().float(), persistent=False)
         self.register_buffer('sin', angle.sin().float(), persistent=False)
 
-    def forward(self, x: torch.Tensor, # (..., T, head_dim), e.g. (B, nh, T, hs)
+    def forward(self, x: torch.Tensor, # (..., T, head_dim), e.g. (B, nh, T, hs), floating point
                 offset: int = 0, # position of the first of the T entries
-               ) -> torch.Tensor:  # same shape as x
-        if x.shape[-1] != self.head_dim:
-            raise ValueError(f"RotaryEmbedding expects a last dimension of head_dim={self.head_dim}, got shape {tuple(x.shape)}")
+               ) -> torch.Tensor:  # same shape and dtype as x
+        "`x` with its entry t rotated by the angles of position offset + t."
+        check_tensor('x', x, kind='float')
+        if x.dim() < 2 or x.shape[-1] != self.head_dim:
+            raise ValueError(f"RotaryEmbedding expects x of shape (..., T, head_dim) with head_dim={self.head_dim}, "
+                             f"got shape {tuple(x.shape)}")
         T = x.shape[-2]
-        _check_range(type(self).__name__, T, offset, self.max_len)
+        offset = _check_range(type(self).__name__, T, offset, self.max_len)
         cos = self.cos[offset:offset + T].to(x.dtype)                     # (T, hd)
         sin = self.sin[offset:offset + T].to(x.dtype)
         return apply_rotary(x, cos, sin)

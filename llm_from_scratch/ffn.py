@@ -10,43 +10,42 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .attention import _check_dropout   # the same check of a dropout probability as in attention
+from .core import check_choice, check_number, check_positive_int, check_probability, check_tensor
 
 # %% auto #0
-__all__ = ['gelu', 'relu', 'GELU', 'ReLU', 'get_activation', 'FeedForward', 'LayerNorm', 'RMSNorm', 'ResidualSublayer']
+__all__ = ['gelu', 'relu', 'GELU', 'ReLU', 'get_activation', 'FeedForward', 'LayerNorm', 'RMSNorm']
 
 # %% ../nbs/05_ffn.ipynb #f9319845
 _GELU_FORMS = ('none', 'tanh')
 
-def _check_approximate(approximate):
-    if approximate not in _GELU_FORMS:
-        raise ValueError(f"unknown GELU approximation {approximate!r}; expected one of {', '.join(map(repr, _GELU_FORMS))}")
-
-def gelu(x: torch.Tensor, # any shape
+def gelu(x: torch.Tensor, # any shape, floating point
          approximate: str = 'none', # 'none' (exact, with erf) or 'tanh' (GPT-2's approximation)
         ) -> torch.Tensor:
     "GELU(x) = x·Φ(x), exact or with the tanh approximation of Φ."
-    _check_approximate(approximate)
+    check_tensor('x', x, kind='float'); check_choice('approximate', approximate, _GELU_FORMS)
     if approximate == 'tanh':
         return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 def relu(x: torch.Tensor) -> torch.Tensor:
     "ReLU(x) = max(0, x)."
-    return x.clamp(min=0)
+    return check_tensor('x', x).clamp(min=0)
 
 class GELU(nn.Module):
     "The GELU activation as a module (`approximate`: 'none' or 'tanh')."
     def __init__(self, approximate: str = 'none'):
         super().__init__()
-        _check_approximate(approximate)
-        self.approximate = approximate
-    def forward(self, x): return gelu(x, self.approximate)
+        self.approximate = check_choice('approximate', approximate, _GELU_FORMS)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        "GELU of every entry of `x`."
+        return gelu(x, self.approximate)
     def extra_repr(self): return f"approximate={self.approximate!r}"
 
 class ReLU(nn.Module):
     "The ReLU activation as a module."
-    def forward(self, x): return relu(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        "ReLU of every entry of `x`."
+        return relu(x)
 
 # %% ../nbs/05_ffn.ipynb #5e4d1b3a
 _ACTIVATIONS = {'relu': ReLU, 'gelu': GELU, 'gelu_tanh': lambda: GELU('tanh')}
@@ -55,12 +54,25 @@ def get_activation(activation: str | nn.Module, # 'relu', 'gelu', 'gelu_tanh', o
                   ) -> nn.Module:
     "The activation module for a name (or `activation` itself if it is already an `nn.Module`)."
     if isinstance(activation, nn.Module): return activation
-    allowed = ', '.join(map(repr, _ACTIVATIONS))
-    if not isinstance(activation, str):
-        raise TypeError(f"activation must be one of {allowed} or an nn.Module, got {type(activation).__name__}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of {allowed} or an nn.Module")
+    if not isinstance(activation, str) or activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, _ACTIVATIONS))} or an nn.Module, got {activation!r}")
     return _ACTIVATIONS[activation]()
+
+def _autocasting(device: torch.device) -> bool:
+    "Whether `torch.autocast` is active for `device`'s type."
+    try: return torch.is_autocast_enabled(device.type)
+    except TypeError: return torch.is_autocast_enabled() if device.type == 'cuda' else torch.is_autocast_cpu_enabled()
+
+def _check_input(owner: str, x, d_model: int, weight: torch.Tensor) -> torch.Tensor:
+    "`x` if it is a floating-point (..., d_model) tensor in the dtype of `weight` (or autocast is on); else a clear error."
+    check_tensor(f'the input of {owner}', x, kind='float')
+    if x.dim() == 0 or x.shape[-1] != d_model:
+        raise ValueError(f"{owner} expects a last dimension of d_model={d_model}, got input of shape {tuple(x.shape)}"
+                         + (f" (last dimension {x.shape[-1]})" if x.dim() else ""))
+    if x.dtype != weight.dtype and not _autocasting(x.device):
+        raise TypeError(f"{owner} has {weight.dtype} parameters but got a {x.dtype} input; convert one to the other "
+                        f"(x.to({weight.dtype}) or module.to({x.dtype})), or run under torch.autocast")
+    return x
 
 class FeedForward(nn.Module):
     "Position-wise feed-forward network: Linear(d_model→d_ff) → activation → dropout → Linear(d_ff→d_model)."
@@ -68,48 +80,39 @@ class FeedForward(nn.Module):
                  d_model: int, # width of the token vectors
                  d_ff: int | None = None, # hidden width; 4·d_model when None
                  activation: str | nn.Module = 'gelu', # 'relu', 'gelu', 'gelu_tanh' or a module
-                 dropout: float = 0.0, # dropout probability on the hidden activations
+                 dropout: float = 0.0, # dropout probability on the hidden activations, in [0, 1)
                  bias: bool = True): # biases in both linear layers
         super().__init__()
-        d_ff = 4 * d_model if d_ff is None else d_ff
-        for name, v in (('d_model', d_model), ('d_ff', d_ff)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        _check_dropout(dropout)
-        self.d_model, self.d_ff = d_model, d_ff
-        self.c_fc = nn.Linear(d_model, d_ff, bias=bias)
+        d_model = check_positive_int('d_model', d_model)
+        self.d_model, self.d_ff = d_model, check_positive_int('d_ff', 4 * d_model if d_ff is None else d_ff)
+        self.c_fc = nn.Linear(d_model, self.d_ff, bias=bias)
         self.act = get_activation(activation)
-        self.dropout = nn.Dropout(dropout)
-        self.c_proj = nn.Linear(d_ff, d_model, bias=bias)
+        self.dropout = nn.Dropout(check_probability('dropout', dropout, allow_one=False))
+        self.c_proj = nn.Linear(self.d_ff, d_model, bias=bias)
 
-    def forward(self, x: torch.Tensor, # (..., d_model)
+    def forward(self, x: torch.Tensor, # (..., d_model), in the parameters' dtype
                ) -> torch.Tensor:      # (..., d_model)
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"FeedForward expects a last dimension of d_model={self.d_model}, "
-                             f"got input of shape {tuple(x.shape)} (last dimension {x.shape[-1]})")
+        "c_proj(dropout(act(c_fc(x)))), the same network at every position."
+        _check_input('FeedForward', x, self.d_model, self.c_fc.weight)
         h = self.dropout(self.act(self.c_fc(x)))  # (..., d_ff)
         return self.c_proj(h)                     # (..., d_model)
 
 # %% ../nbs/05_ffn.ipynb #6f869c82
-def _check_last_dim(module: str, x: torch.Tensor, d: int):
-    if x.shape[-1] != d:
-        raise ValueError(f"{module} expects a last dimension of d_model={d}, "
-                         f"got input of shape {tuple(x.shape)} (last dimension {x.shape[-1]})")
-
 class LayerNorm(nn.Module):
     "Layer normalisation over the last dimension, with learned gain `weight` and (optional) `bias`, as `nn.LayerNorm`."
     def __init__(self,
                  d_model: int, # size of the last dimension
-                 eps: float = 1e-5, # added to the variance for stability
+                 eps: float = 1e-5, # added to the variance for stability; a finite number > 0
                  bias: bool = True): # learn a bias β (GPT-2: yes; some later models: no)
         super().__init__()
-        self.d_model, self.eps = d_model, eps
-        self.weight = nn.Parameter(torch.ones(d_model))                             # γ
-        self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None            # β
+        self.d_model, self.eps = check_positive_int('d_model', d_model), check_number('eps', eps, lo=0, lo_open=True)
+        self.weight = nn.Parameter(torch.ones(self.d_model))                        # γ
+        self.bias = nn.Parameter(torch.zeros(self.d_model)) if bias else None       # β
 
-    def forward(self, x: torch.Tensor, # (..., d_model)
+    def forward(self, x: torch.Tensor, # (..., d_model), in the parameters' dtype
                ) -> torch.Tensor:      # (..., d_model)
-        _check_last_dim('LayerNorm', x, self.d_model)
+        "Each vector along the last dimension normalised to mean 0 and variance 1, then scaled by `weight` and shifted by `bias`."
+        _check_input('LayerNorm', x, self.d_model, self.weight)
         xc = x - x.mean(-1, keepdim=True)
         xc = xc - xc.mean(-1, keepdim=True)            # second centring: removes the rounding error of the first
         var = (xc * xc).mean(-1, keepdim=True)         # biased variance, as nn.LayerNorm
@@ -123,41 +126,15 @@ class RMSNorm(nn.Module):
     "Root-mean-square normalisation over the last dimension with a learned gain `weight` (no centring, no bias)."
     def __init__(self,
                  d_model: int, # size of the last dimension
-                 eps: float = 1e-6): # added to the mean square for stability
+                 eps: float = 1e-6): # added to the mean square for stability; a finite number > 0
         super().__init__()
-        self.d_model, self.eps = d_model, eps
-        self.weight = nn.Parameter(torch.ones(d_model))   # γ
+        self.d_model, self.eps = check_positive_int('d_model', d_model), check_number('eps', eps, lo=0, lo_open=True)
+        self.weight = nn.Parameter(torch.ones(self.d_model))   # γ
 
-    def forward(self, x: torch.Tensor, # (..., d_model)
+    def forward(self, x: torch.Tensor, # (..., d_model), in the parameters' dtype
                ) -> torch.Tensor:      # (..., d_model)
-        _check_last_dim('RMSNorm', x, self.d_model)
+        "Each vector along the last dimension divided by its root mean square, then scaled by `weight`."
+        _check_input('RMSNorm', x, self.d_model, self.weight)
         return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + self.eps) * self.weight
 
     def extra_repr(self): return f"{self.d_model}, eps={self.eps}"
-
-# %% ../nbs/05_ffn.ipynb #ce7b83c0
-_NORMS = {'layernorm': LayerNorm, 'rmsnorm': RMSNorm}
-
-class ResidualSublayer(nn.Module):
-    "A residual connection around a sub-layer with its norm: pre-LN `x + drop(f(norm(x)))` or post-LN `norm(x + drop(f(x)))`."
-    def __init__(self,
-                 d_model: int, # width of the residual stream
-                 dropout: float = 0.0, # residual dropout on the sub-layer's output
-                 norm_first: bool = True, # True: pre-LN (GPT-2); False: post-LN (original Transformer)
-                 norm: str = 'layernorm', # 'layernorm' or 'rmsnorm'
-                 eps: float | None = None): # the norm's epsilon; None keeps its default
-        super().__init__()
-        if norm not in _NORMS:
-            raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(map(repr, _NORMS))}")
-        _check_dropout(dropout)
-        self.norm_first = norm_first
-        self.norm = _NORMS[norm](d_model) if eps is None else _NORMS[norm](d_model, eps=eps)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, # (B, T, d_model), the residual stream
-                sublayer: Callable[[torch.Tensor], torch.Tensor], # maps (B, T, d_model) to (B, T, d_model)
-               ) -> torch.Tensor:
-        if self.norm_first: return x + self.dropout(sublayer(self.norm(x)))
-        return self.norm(x + self.dropout(sublayer(x)))
-
-    def extra_repr(self): return f"norm_first={self.norm_first}"
