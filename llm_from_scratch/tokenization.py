@@ -11,8 +11,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import regex
+from fastcore.basics import patch
 
-from .core import cache_dir, atomic_path, check_choice, progress as progress_bar
+from .core import (cache_dir, atomic_path, check_int, check_positive_int, check_choice,
+                                   progress as progress_bar)
 from .cleaning import load_corpus, WORD_PATTERN, CORPORA
 
 # %% auto #0
@@ -26,28 +28,32 @@ class CharTokenizer:
     def __init__(self, chars: Iterable[str], # the vocabulary's characters (duplicates are ignored)
                  unk: str | None = None, # a token for characters outside the vocabulary; None makes them an error
                 ):
-        chars = sorted(set(chars))
-        bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
-        if bad: raise ValueError(f"CharTokenizer needs single characters, got {bad[:3]!r}")
+        if isinstance(chars, (bytes, bytearray)) or not isinstance(chars, Iterable):
+            raise TypeError(f"chars must be a string or an iterable of single characters, got {type(chars).__name__}")
+        chars = set(chars)
+        bad = sorted(repr(c) for c in chars if not isinstance(c, str) or len(c) != 1)
+        if bad: raise ValueError(f"CharTokenizer needs single characters, got {', '.join(bad[:3])}")
         if not chars: raise ValueError("CharTokenizer needs at least one character")
         if unk is not None and (not isinstance(unk, str) or not unk or unk in chars):
             raise ValueError(f"unk must be a non-empty string that is not one of the characters, got {unk!r}")
-        self.chars, self.unk = chars, unk
-        self.itos = chars + ([unk] if unk is not None else [])
-        self.stoi = {c: i for i, c in enumerate(chars)}
-        self.unk_id = len(chars) if unk is not None else None
+        self.chars, self.unk = sorted(chars), unk
+        self.itos = self.chars + ([unk] if unk is not None else [])
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+        self.unk_id = len(self.chars) if unk is not None else None
 
     @classmethod
     def from_text(cls, text: str, unk: str | None = None) -> CharTokenizer:
         "A tokenizer whose vocabulary is every character of `text`."
-        return cls(set(text), unk)
+        return cls(set(_check_str(text, 'from_text')), unk)
 
     @property
-    def vocab_size(self) -> int: return len(self.itos)
+    def vocab_size(self) -> int:
+        "The number of ids: the characters, and `unk` if there is one."
+        return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
         "The id of every character of `text`."
-        if not isinstance(text, str): raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        _check_str(text, 'encode')
         if self.unk_id is not None: return [self.stoi.get(c, self.unk_id) for c in text]
         try: return [self.stoi[c] for c in text]
         except KeyError as e:
@@ -58,14 +64,7 @@ class CharTokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         "The text of `ids` (the `unk` token decodes to its own string)."
-        ids = ids.tolist() if hasattr(ids, 'tolist') else list(ids)
-        n = len(self.itos)
-        try:
-            if ids and min(ids) < 0: raise IndexError
-            return ''.join([self.itos[i] for i in ids])
-        except (IndexError, TypeError):
-            bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < n))
-            raise ValueError(f"unknown token id {bad!r}: vocab_size is {n} (ids 0..{n - 1})") from None
+        return ''.join([self.itos[i] for i in _check_ids(ids, len(self.itos))])
 
     def save(self, path: str | Path) -> Path:
         "Write the vocabulary as JSON, atomically."
@@ -78,27 +77,69 @@ class CharTokenizer:
         "Read a tokenizer written by `save`."
         d = _read_json(path)
         if d.get('type') != 'CharTokenizer': raise ValueError(f"{path} is not a CharTokenizer file (type {d.get('type')!r})")
-        return cls(d['chars'], d['unk'])
+        chars, unk = d.get('chars'), d.get('unk')
+        if not isinstance(chars, str) or not chars:
+            raise ValueError(f"{path}: 'chars' must be a non-empty string (the vocabulary), got {chars!r:.60}")
+        if unk is not None and not isinstance(unk, str): raise ValueError(f"{path}: 'unk' must be a string or null, got {unk!r:.60}")
+        try: return cls(chars, unk)
+        except ValueError as e: raise ValueError(f"{path}: {e}") from None
 
     def __repr__(self): return f"CharTokenizer(vocab_size={self.vocab_size}, unk={self.unk!r})"
 
-def _read_json(path: str | Path) -> dict:
+def _check_str(text, what: str) -> str:
+    if not isinstance(text, str): raise TypeError(f"{what} expects a str, got {type(text).__name__}")
+    return text
+
+_INT_DTYPE = regex.compile(r'(?:^|\.)u?int\d*$')     # NumPy 'int64', 'uint16'; torch 'torch.int64', 'torch.uint8'
+
+def _check_ids(ids, vocab_size: int) -> list[int]:
+    "`ids` as a list of Python ints in [0, vocab_size): a sequence of integers (NumPy and torch ones too), else an error."
+    if hasattr(ids, 'dtype') and hasattr(ids, 'tolist'):                   # a NumPy array or a torch tensor
+        if not _INT_DTYPE.search(str(ids.dtype)): raise TypeError(f"token ids must be integers, got an array of dtype {ids.dtype}")
+        ids = ids.tolist()
+    if isinstance(ids, int): raise TypeError("decode expects a sequence of ids; wrap a single id in a list")
+    if isinstance(ids, (str, bytes, dict, set)) or not isinstance(ids, Iterable):
+        raise TypeError(f"decode expects a sequence of token ids (a list, an array, a tensor), got {type(ids).__name__}")
+    ids = list(ids)
+    if not all(type(i) is int for i in ids): ids = [check_int(f'ids[{k}]', i) for k, i in enumerate(ids)]
+    bad = next((i for i in ids if not 0 <= i < vocab_size), None)
+    if bad is not None: raise ValueError(f"unknown token id {bad}: vocab_size is {vocab_size} (ids 0..{vocab_size - 1})")
+    return ids
+
+def _check_file(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"expected a file path, got {type(path).__name__}")
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no such file: {path}")
-    try: return json.loads(path.read_text(encoding='utf-8'))
+    if not path.exists(): raise FileNotFoundError(f"no such file: {path}")
+    if not path.is_file(): raise IsADirectoryError(f"expected a file, got the directory {path}")
+    return path
+
+_JSON_TYPE = {dict: 'object', list: 'array', str: 'string', int: 'number', float: 'number', bool: 'boolean', type(None): 'null'}
+
+def _read_json(path: str | Path) -> dict:
+    "The JSON object in the file `path`; a clear error if the file is missing, is not JSON or holds something else."
+    path = _check_file(path)
+    try: d = json.loads(path.read_text(encoding='utf-8'))
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path} is not a JSON file: {e}") from None
+    if not isinstance(d, dict): raise ValueError(f"{path} must hold a JSON object, got a JSON {_JSON_TYPE[type(d)]}")
+    return d
 
 # %% ../nbs/02_tokenization.ipynb #f2d1d288
 _WORD_TOKEN = regex.compile(rf"{WORD_PATTERN}|\d+|[^\w\s]|_")   # a word (chapter 01), a number, or one punctuation mark
 
 def word_tokenize(text: str) -> list[str]:
     "Split `text` into words (letters, inner apostrophes kept), numbers and single punctuation marks."
-    return _WORD_TOKEN.findall(text)
+    return _WORD_TOKEN.findall(_check_str(text, 'word_tokenize'))
 
 class WordTokenizer:
     "Whole words as tokens; words outside the vocabulary become `unk` (id 0). Whitespace is not kept."
     def __init__(self, words: Iterable[str], # the vocabulary, most important first
                  unk: str = '<unk>'):
+        if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
+            raise TypeError(f"words must be a list of strings, got {type(words).__name__}")
+        words = list(words)
+        bad = next((w for w in words if not isinstance(w, str) or not w), None)
+        if bad is not None: raise ValueError(f"words must be non-empty strings, got {bad!r}")
+        if not isinstance(unk, str) or not unk: raise ValueError(f"unk must be a non-empty string, got {unk!r}")
         words = list(dict.fromkeys(words))
         if unk in words: raise ValueError(f"the unk token {unk!r} is also one of the words")
         self.itos = [unk] + words
@@ -109,21 +150,23 @@ class WordTokenizer:
                   vocab_size: int | None = None, # keep the `vocab_size - 1` most frequent words (None: all)
                  ) -> WordTokenizer:
         "A vocabulary of the most frequent words of `text` (ties broken alphabetically)."
-        if vocab_size is not None and vocab_size < 2: raise ValueError(f"vocab_size must be at least 2 (<unk> and one word), got {vocab_size}")
+        if vocab_size is not None: vocab_size = check_int('vocab_size', vocab_size, lo=2)   # <unk> and one word
         counts = Counter(word_tokenize(text))
         words = sorted(counts, key=lambda w: (-counts[w], w))
         return cls(words if vocab_size is None else words[:vocab_size - 1])
 
     @property
-    def vocab_size(self) -> int: return len(self.itos)
+    def vocab_size(self) -> int:
+        "The number of ids: `unk` and the words."
+        return len(self.itos)
 
-    def encode(self, text: str) -> list[int]: return [self.stoi.get(w, 0) for w in word_tokenize(text)]
+    def encode(self, text: str) -> list[int]:
+        "The id of every word of `text`; a word outside the vocabulary is 0 (`unk`)."
+        return [self.stoi.get(w, 0) for w in word_tokenize(text)]
+
     def decode(self, ids: Iterable[int]) -> str:
         "The words of `ids`, joined by single spaces."
-        ids, n = list(ids), len(self.itos)
-        bad = [i for i in ids if not (isinstance(i, int) and 0 <= i < n)]
-        if bad: raise ValueError(f"unknown token id {bad[0]!r}: vocab_size is {n} (ids 0..{n - 1})")
-        return ' '.join(self.itos[i] for i in ids)
+        return ' '.join(self.itos[i] for i in _check_ids(ids, len(self.itos)))
 
     def oov_rate(self, text: str) -> float:
         "The fraction of the words of `text` that are out of the vocabulary."
@@ -155,38 +198,41 @@ _PRETOKEN = regex.compile(GPT2_PATTERN)
 
 def pretokenize(text: str) -> list[str]:
     "Cut `text` into GPT-2 pre-tokens; BPE merges never cross their boundaries."
-    return _PRETOKEN.findall(text)
+    return _PRETOKEN.findall(_check_str(text, 'pretokenize'))
 
-# %% ../nbs/02_tokenization.ipynb #bb6dd650
 def _special_regex(special_tokens: list[str]):
     alternatives = '|'.join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
     return regex.compile(f'({alternatives})')
 
 def split_special(text: str, special_tokens: list[str] | None) -> list[str]:
     "Cut `text` at its special tokens (longest first): `[text, special, text, special, ..., text]`."
+    _check_str(text, 'split_special')
+    special_tokens = _check_special_tokens(special_tokens)
     if not special_tokens: return [text]
     return _special_regex(special_tokens).split(text)
 
-# %% ../nbs/02_tokenization.ipynb #5dfe956a
 def _check_special_tokens(special_tokens) -> list[str]:
+    "`special_tokens` as a list of distinct non-empty strings (None: no special tokens)."
     if special_tokens is None: return []
     if isinstance(special_tokens, (str, bytes)):
         raise TypeError(f"special_tokens must be a list of strings, got the single {type(special_tokens).__name__} "
                         f"{special_tokens!r}; wrap it in a list: [{special_tokens!r}]")
-    tokens = list(special_tokens)
-    for s in tokens:
+    if not isinstance(special_tokens, (list, tuple)):
+        raise TypeError(f"special_tokens must be a list of strings (their order fixes their ids), got {special_tokens!r:.60}")
+    for s in special_tokens:
         if not isinstance(s, str): raise TypeError(f"special tokens must be str, got {type(s).__name__} {s!r}")
         if not s: raise ValueError("special tokens must be non-empty strings, got ''")
-    dup = sorted(s for s, n in Counter(tokens).items() if n > 1)
+    dup = sorted(s for s, n in Counter(special_tokens).items() if n > 1)
     if dup: raise ValueError(f"duplicate special token(s) {dup}; list each special token once")
-    return tokens
+    return list(special_tokens)
 
-def _check_vocab_size(vocab_size, n_special: int):
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-        raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
-    if vocab_size < 256 + n_special:
-        raise ValueError(f"vocab_size={vocab_size} is too small: it counts the 256 byte tokens and the {n_special} "
-                         f"special token(s), so it must be at least {256 + n_special}")
+# %% ../nbs/02_tokenization.ipynb #5dfe956a
+def _check_vocab_size(vocab_size, n_special: int) -> int:
+    "`vocab_size` as an int, if it has room for the 256 byte tokens and the special tokens."
+    lo = 256 + n_special
+    try: return check_int('vocab_size', vocab_size, lo=lo)
+    except ValueError: raise ValueError(f"vocab_size must be an integer >= {lo} (the 256 byte tokens and {n_special} "
+                                        f"special token(s)), got {vocab_size!r}") from None
 
 def _final_vocab(merges: list[tuple[bytes, bytes]], special_tokens: list[str], vocab_size: int) -> dict[int, bytes]:
     "Ids 0-255: the bytes; then one id per merge, in order; then the special tokens."
@@ -203,8 +249,9 @@ def train_bpe_naive(text: str, # the training text
                     special_tokens: list[str] | None = None, # strings that are never split nor merged
                    ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     "BPE by the definition: recount every pair in the whole corpus before each merge. Slow; the reference for `train_bpe`."
+    _check_str(text, 'train_bpe_naive')
     special_tokens = _check_special_tokens(special_tokens)
-    _check_vocab_size(vocab_size, len(special_tokens))
+    vocab_size = _check_vocab_size(vocab_size, len(special_tokens))
     chunks = [list(w.encode('utf-8')) for part in split_special(text, special_tokens)[::2] for w in pretokenize(part)]
     vocab = {i: bytes([i]) for i in range(256)}
     merges = []
@@ -236,7 +283,6 @@ def _count_chunk(job: tuple) -> Counter:
         raise ValueError(f"{path} is not UTF-8 text: invalid byte at offset {start + e.start}") from None
     return _count_text(text, special_tokens)
 
-# %% ../nbs/02_tokenization.ipynb #28d6daf2
 def _chunk_boundaries(path: Path, n_chunks: int, special_tokens: list[str], window: int = 1 << 16) -> list[int]:
     "Byte offsets `[0, ..., size]` that cut `path` into about `n_chunks` pieces, each cut safe for pre-tokenization."
     size = path.stat().st_size
@@ -259,7 +305,6 @@ def _chunk_boundaries(path: Path, n_chunks: int, special_tokens: list[str], wind
             bounds.append(pos)
     return bounds + [size]
 
-# %% ../nbs/02_tokenization.ipynb #3df8fe5b
 def count_pretokens(input_path: str | Path, # a UTF-8 text file
                     special_tokens: list[str] | None = None, # cut out before pre-tokenizing, not counted
                     num_workers: int | None = None, # processes; None: one per MiB of text, at most the CPU count
@@ -268,6 +313,7 @@ def count_pretokens(input_path: str | Path, # a UTF-8 text file
     path, special_tokens = _check_file(input_path), _check_special_tokens(special_tokens)
     size = path.stat().st_size
     if num_workers is None: num_workers = max(1, min(os.cpu_count() or 1, size >> 20))
+    else: num_workers = check_positive_int('num_workers', num_workers)
     if num_workers <= 1: return dict(_count_chunk((path, 0, size, special_tokens)))
     bounds = _chunk_boundaries(path, 4 * num_workers, special_tokens)
     jobs = [(path, a, b, special_tokens) for a, b in zip(bounds, bounds[1:])]
@@ -276,17 +322,18 @@ def count_pretokens(input_path: str | Path, # a UTF-8 text file
         for counts in pool.imap_unordered(_count_chunk, jobs): total.update(counts)
     return dict(total)
 
-def _check_file(path) -> Path:
-    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"expected a file path, got {type(path).__name__}")
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no such file: {path}")
-    if not path.is_file(): raise IsADirectoryError(f"expected a file, got the directory {path}")
-    return path
-
 # %% ../nbs/02_tokenization.ipynb #dfa994d4
 def _desc_key(b: bytes) -> tuple:
     "A key that sorts byte strings in *decreasing* lexicographic order."
     return tuple(255 - x for x in b) + (256,)
+
+def _check_word_counts(word_counts) -> dict[bytes, int]:
+    if not isinstance(word_counts, dict):
+        raise TypeError(f"word_counts must be a dict pre-token (bytes) -> count, got {type(word_counts).__name__}")
+    for w, f in word_counts.items():
+        if not isinstance(w, bytes): raise TypeError(f"word_counts keys must be bytes (pre-tokens in UTF-8), got {w!r:.40}")
+        if type(f) is not int or f < 1: check_positive_int(f'word_counts[{w!r}]', f)
+    return word_counts
 
 def bpe_merges(word_counts: dict[bytes, int], # pre-token -> count, from `count_pretokens`
                n_merges: int, # how many merges to learn (fewer if the pairs run out)
@@ -294,6 +341,8 @@ def bpe_merges(word_counts: dict[bytes, int], # pre-token -> count, from `count_
                history: list | None = None, # if a list, the corpus length in tokens after each merge is appended
               ) -> list[tuple[bytes, bytes]]:
     "Learn BPE merges from pre-token counts, updating pair counts incrementally; ties go to the greatest pair."
+    word_counts, n_merges = _check_word_counts(word_counts), check_int('n_merges', n_merges, lo=0)
+    if history is not None and not isinstance(history, list): raise TypeError(f"history must be a list or None, got {type(history).__name__}")
     tokens = [bytes([i]) for i in range(256)]        # id -> bytes; ids 0-255 are the bytes
     keys = [_desc_key(t) for t in tokens]            # id -> tie-break key
     words = [list(w) for w in word_counts]           # each pre-token as a list of ids
@@ -337,7 +386,6 @@ def bpe_merges(word_counts: dict[bytes, int], # pre-token -> count, from `count_
         if history is not None: history.append(length)
     return merges
 
-# %% ../nbs/02_tokenization.ipynb #d0772223
 def train_bpe(input_path: str | Path, # a UTF-8 text file
               vocab_size: int, # 256 bytes + merges + special tokens: ids are 0..vocab_size-1
               special_tokens: list[str] | None = None, # e.g. ['<|endoftext|>']: never split, never merged, ids last
@@ -346,7 +394,7 @@ def train_bpe(input_path: str | Path, # a UTF-8 text file
              ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     "Train a byte-level BPE tokenizer on a file: returns `(vocab, merges)` (id -> bytes, merges in order)."
     special_tokens = _check_special_tokens(special_tokens)
-    _check_vocab_size(vocab_size, len(special_tokens))
+    vocab_size = _check_vocab_size(vocab_size, len(special_tokens))
     counts = count_pretokens(input_path, special_tokens, num_workers)
     merges = bpe_merges(counts, vocab_size - 256 - len(special_tokens), progress=progress)
     return _final_vocab(merges, special_tokens, vocab_size), merges
@@ -361,17 +409,18 @@ class BPETokenizer:
                 ):
         self.vocab = _check_vocab(vocab)
         self._id = {b: i for i, b in self.vocab.items()}                     # bytes -> id
-        for s in _check_special_tokens(special_tokens):
+        special_tokens = _check_special_tokens(special_tokens)
+        for s in special_tokens:
             b = s.encode('utf-8')
             if b not in self._id: self.vocab[max(self.vocab) + 1] = b; self._id[b] = max(self.vocab)
-        self.special_tokens = {s: self._id[s.encode('utf-8')] for s in special_tokens or []}
+        self.special_tokens = {s: self._id[s.encode('utf-8')] for s in special_tokens}
         self.merges = _check_merges(merges, self._id)
         self._ranks = {}                                                      # (id, id) -> (rank, merged id)
         for r, (a, b) in enumerate(self.merges): self._ranks.setdefault((self._id[a], self._id[b]), (r, self._id[a + b]))
         self._byte_ids = [self._id[bytes([x])] for x in range(256)]
         self._special = _special_regex(list(self.special_tokens)) if self.special_tokens else None
         self._unsafe_cuts = [s[:j] for s in self.special_tokens for j in range(1, len(s)) if regex.match(r'\S\s', s[j - 1:j + 1])]
-        self.cache_size, self._cache = cache_size, {}
+        self.cache_size, self._cache = check_int('cache_size', cache_size, lo=0), {}
 
     @property
     def vocab_size(self) -> int:
@@ -401,7 +450,7 @@ class BPETokenizer:
 
     def encode(self, text: str) -> list[int]:
         "The ids of `text`: special tokens (longest match) first, then BPE inside each pre-token."
-        if not isinstance(text, str): raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        _check_str(text, 'encode')
         out = []
         if self._special is None: self._encode_ordinary(text, out)
         else:
@@ -411,13 +460,11 @@ class BPETokenizer:
         return out
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        "The bytes that `ids` stand for."
-        if hasattr(ids, 'tolist'): ids = ids.tolist()                        # a tensor or an array
-        if isinstance(ids, int): raise TypeError("decode expects a sequence of ids; wrap a single id in a list")
+        "The bytes that `ids` stand for (a list, a NumPy array or a tensor of integer ids)."
+        ids = _check_ids(ids, self.vocab_size)
         try: return b''.join([self.vocab[i] for i in ids])
-        except KeyError as e:
-            raise ValueError(f"unknown token id {e.args[0]!r}: vocab_size is {self.vocab_size} (ids 0..{self.vocab_size - 1})") from None
-        except TypeError as e: raise TypeError(f"token ids must be ints (decode one sequence at a time): {e}") from None
+        except KeyError as e:                                                # a gap in the ids of a loaded vocabulary
+            raise ValueError(f"unknown token id {e.args[0]!r}: no token of this vocabulary has it") from None
 
     def decode(self, ids: Iterable[int]) -> str:
         "The text of `ids`; bytes that are not valid UTF-8 become U+FFFD."
@@ -428,18 +475,12 @@ class BPETokenizer:
 
 _NO_MERGE = (float('inf'), -1)
 
-def _method(cls, name: str, kind=None):
-    "Attach the decorated function to `cls` as the method `name` (wrapped in `kind`, e.g. classmethod), so a class can grow cell by cell."
-    def attach(f):
-        f.__name__, f.__qualname__ = name, f'{cls.__name__}.{name}'
-        setattr(cls, name, kind(f) if kind else f)
-        return f
-    return attach
+def _is_id(i) -> bool: return isinstance(i, int) and not isinstance(i, bool) and i >= 0
 
 def _check_vocab(vocab) -> dict[int, bytes]:
     if not isinstance(vocab, dict): raise TypeError(f"vocab must be a dict id -> bytes, got {type(vocab).__name__}")
     for i, b in vocab.items():
-        if isinstance(i, bool) or not isinstance(i, int) or i < 0: raise ValueError(f"vocab ids must be non-negative ints, got {i!r}")
+        if not _is_id(i): raise ValueError(f"vocab ids must be non-negative ints, got {i!r}")
         if not isinstance(b, bytes) or not b: raise TypeError(f"vocab[{i}] must be non-empty bytes, got {b!r}")
     seen = {}
     for i, b in vocab.items():
@@ -451,6 +492,8 @@ def _check_vocab(vocab) -> dict[int, bytes]:
     return dict(vocab)
 
 def _check_merges(merges, ids: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    if isinstance(merges, (str, bytes, dict, set)) or not isinstance(merges, Iterable):
+        raise TypeError(f"merges must be a list of (bytes, bytes) pairs in the order learned, got {type(merges).__name__}")
     out = []
     for r, m in enumerate(merges):
         if not (isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(x, bytes) for x in m)):
@@ -463,10 +506,12 @@ def _check_merges(merges, ids: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
 # %% ../nbs/02_tokenization.ipynb #e3901e01
 _LAST_WORD_END = regex.compile(r'(?r)\S(?=\s)')   # (?r): search from the end
 
-@_method(BPETokenizer, 'encode_iterable')
-def _encode_iterable(self, iterable: Iterable[str], # strings to encode as if concatenated, e.g. an open text file
-                    ) -> Iterator[int]:
+@patch
+def encode_iterable(self: BPETokenizer, iterable: Iterable[str], # strings to encode as if concatenated, e.g. an open text file
+                   ) -> Iterator[int]:
     "Encode a stream of text lazily, in memory bounded by the longest line; the ids equal `encode(''.join(iterable))`."
+    if isinstance(iterable, (bytes, bytearray)) or not isinstance(iterable, Iterable):
+        raise TypeError(f"encode_iterable expects an iterable of strings (e.g. a file opened in text mode), got {type(iterable).__name__}")
     buf = ''
     for piece in iterable:
         if not isinstance(piece, str): raise TypeError(f"encode_iterable expects strings, got {type(piece).__name__}; open files in text mode")
@@ -479,7 +524,7 @@ def _encode_iterable(self, iterable: Iterable[str], # strings to encode as if co
 
 # %% ../nbs/02_tokenization.ipynb #c7aaf62e
 def bytes_to_unicode() -> dict[int, str]:
-    "GPT-2's map from the 256 byte values to printable characters (printable bytes map to themselves)."
+    "GPT-2's map from the 256 byte values to printable characters (printable bytes map to themselves), in GPT-2's id order."
     bs = list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1)) + list(range(ord('®'), ord('ÿ') + 1))
     cs, n = bs[:], 0
     for b in range(256):
@@ -500,8 +545,8 @@ def _from_text(s: str, where: str) -> bytes:
 # %% ../nbs/02_tokenization.ipynb #13d912df
 _BYTE_LEVEL = {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': True}
 
-@_method(BPETokenizer, 'to_hf_json')
-def _to_hf_json(self) -> dict:
+@patch
+def to_hf_json(self: BPETokenizer) -> dict:
     "This tokenizer as the dict of an HF `tokenizer.json`."
     special_ids = set(self.special_tokens.values())
     vocab = {}
@@ -519,76 +564,97 @@ def _to_hf_json(self) -> dict:
                       'end_of_word_suffix': None, 'fuse_unk': False, 'byte_fallback': False, 'ignore_merges': False,
                       'vocab': vocab, 'merges': [[_to_text(a), _to_text(b)] for a, b in self.merges]}}
 
-@_method(BPETokenizer, 'from_hf_json', classmethod)
-def _from_hf_json(cls, d: dict, # a parsed `tokenizer.json`
-                  where: str = 'tokenizer.json', # named in error messages
-                 ) -> BPETokenizer:
+def _get(d: dict, key: str, kind: type, where: str, default=None):
+    "`d[key]` (or `default` if it is missing), if it is of the JSON type `kind`; else an error naming the file."
+    v = d.get(key, default)
+    if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
+        raise ValueError(f"{where}: {key!r} must be a JSON {_JSON_TYPE[kind]}, got {_JSON_TYPE.get(type(v), type(v).__name__)} {v!r:.60}")
+    return v
+
+@patch(cls_method=True)
+def from_hf_json(cls: BPETokenizer, d: dict, # a parsed `tokenizer.json`
+                 where: str = 'tokenizer.json', # named in error messages
+                ) -> BPETokenizer:
     "A tokenizer from the dict of an HF `tokenizer.json` with a byte-level BPE model."
-    model, pre = d.get('model') or {}, d.get('pre_tokenizer') or {}
-    if model.get('type') != 'BPE': raise ValueError(f"{where}: the model is {model.get('type')!r}; only 'BPE' is supported")
-    if pre.get('type') != 'ByteLevel' or pre.get('add_prefix_space') or not pre.get('use_regex', True):
-        raise ValueError(f"{where}: the pre-tokenizer is {pre or None}; only ByteLevel with add_prefix_space=false "
+    if not isinstance(d, dict): raise ValueError(f"{where}: expected a JSON object, got {type(d).__name__}")
+    model, pre, norm = d.get('model'), d.get('pre_tokenizer'), d.get('normalizer')
+    kind = model.get('type') if isinstance(model, dict) else model
+    if not isinstance(model, dict) or kind != 'BPE': raise ValueError(f"{where}: the model is {kind!r:.60}; only 'BPE' is supported")
+    if not isinstance(pre, dict) or pre.get('type') != 'ByteLevel' or pre.get('add_prefix_space') or not pre.get('use_regex', True):
+        raise ValueError(f"{where}: the pre-tokenizer is {pre or None!r:.80}; only ByteLevel with add_prefix_space=false "
                          "and use_regex=true (GPT-2's) is supported")
-    if d.get('normalizer') is not None: raise ValueError(f"{where}: a normalizer ({d['normalizer'].get('type')}) is not supported")
+    if norm is not None: raise ValueError(f"{where}: a normalizer ({norm.get('type') if isinstance(norm, dict) else norm!r:.60}) is not supported")
     if model.get('dropout') or model.get('ignore_merges') or model.get('continuing_subword_prefix') or model.get('end_of_word_suffix'):
         raise ValueError(f"{where}: BPE dropout, ignore_merges and subword prefixes/suffixes are not supported")
-    added = sorted(d.get('added_tokens') or [], key=lambda t: t['id'])
-    specials = {t['content']: t['id'] for t in added}
-    vocab = {i: (s.encode('utf-8') if s in specials else _from_text(s, where)) for s, i in model['vocab'].items()}
-    for s, i in specials.items():
+    table, merge_list = _get(model, 'vocab', dict, where), _get(model, 'merges', list, where, [])
+    specials = {}
+    for t in _get(d, 'added_tokens', list, where, []):
+        if not (isinstance(t, dict) and isinstance(t.get('content'), str) and t['content'] and _is_id(t.get('id'))):
+            raise ValueError(f"{where}: each added token must be an object with a non-empty 'content' and an integer 'id', got {t!r:.80}")
+        specials[t['content']] = t['id']
+    bad = next(((s, i) for s, i in table.items() if not _is_id(i)), None)
+    if bad: raise ValueError(f"{where}: the model's vocab must map tokens to non-negative integer ids; {bad[0]!r} has {bad[1]!r:.40}")
+    vocab = {i: (s.encode('utf-8') if s in specials else _from_text(s, where)) for s, i in table.items()}
+    for s, i in sorted(specials.items(), key=lambda kv: kv[1]):
         if vocab.setdefault(i, s.encode('utf-8')) != s.encode('utf-8'):
             raise ValueError(f"{where}: added token {s!r} has id {i}, which the model's vocabulary gives to another token")
     merges = []
-    for r, m in enumerate(model.get('merges', [])):
+    for r, m in enumerate(merge_list):
         pair = m.split(' ') if isinstance(m, str) else m
-        if len(pair) != 2: raise ValueError(f"{where}: merge {r} {m!r} is not a pair of tokens")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise ValueError(f"{where}: merge {r} {m!r:.60} is not a pair of tokens")
         merges.append((_from_text(pair[0], where), _from_text(pair[1], where)))
-    return cls(vocab, merges, list(specials))
+    try: return cls(vocab, merges, sorted(specials, key=specials.get))
+    except (TypeError, ValueError) as e: raise ValueError(f"{where}: {e}") from None
 
-@_method(BPETokenizer, 'save')
-def _save(self, path: str | Path, # where to write `tokenizer.json` (replaced atomically)
-         ) -> Path:
+@patch
+def save(self: BPETokenizer, path: str | Path, # where to write `tokenizer.json` (replaced atomically)
+        ) -> Path:
     "Write this tokenizer in HF's `tokenizer.json` format; `tokenizers.Tokenizer.from_file` reads it."
     with atomic_path(path) as tmp: tmp.write_text(json.dumps(self.to_hf_json(), ensure_ascii=False), encoding='utf-8')
     return Path(path)
 
-@_method(BPETokenizer, 'load', classmethod)
-def _load(cls, path: str | Path) -> BPETokenizer:
+@patch(cls_method=True)
+def load(cls: BPETokenizer, path: str | Path) -> BPETokenizer:
     "Read an HF `tokenizer.json` with a byte-level BPE model (ours, GPT-2's, one written by HF)."
     return cls.from_hf_json(_read_json(path), str(path))
 
-@_method(BPETokenizer, 'to_hf')
-def _to_hf(self):
+@patch
+def to_hf(self: BPETokenizer):
     "This tokenizer as an HF `tokenizers.Tokenizer` (the fast Rust implementation, same ids)."
     from tokenizers import Tokenizer
     return Tokenizer.from_str(json.dumps(self.to_hf_json()))
 
 # %% ../nbs/02_tokenization.ipynb #dfbec774
-@_method(BPETokenizer, 'from_files', classmethod)
-def _from_files(cls, vocab_json: str | Path, # GPT-2's `vocab.json`: token -> id
-                merges_txt: str | Path, # GPT-2's `merges.txt`: a `#version` line, then one merge `a b` per line
-                special_tokens: list[str] | None = None, # tokens of `vocab.json` to treat as special, e.g. ['<|endoftext|>']
-               ) -> BPETokenizer:
+@patch(cls_method=True)
+def from_files(cls: BPETokenizer, vocab_json: str | Path, # GPT-2's `vocab.json`: token -> id
+               merges_txt: str | Path, # GPT-2's `merges.txt`: a `#version` line, then one merge `a b` per line
+               special_tokens: list[str] | None = None, # tokens of `vocab.json` to treat as special, e.g. ['<|endoftext|>']
+              ) -> BPETokenizer:
     "A tokenizer from GPT-2-format files, as written by GPT-2 and by HF's `ByteLevelBPETokenizer.save_model`."
     special_tokens = _check_special_tokens(special_tokens)
     vocab_json, merges_txt = _check_file(vocab_json), _check_file(merges_txt)
     table = _read_json(vocab_json)
-    if not isinstance(table, dict) or not all(isinstance(i, int) for i in table.values()):
-        raise ValueError(f"{vocab_json} must map tokens to integer ids")
+    bad = next(((s, i) for s, i in table.items() if not _is_id(i)), None)
+    if bad: raise ValueError(f"{vocab_json} must map tokens to non-negative integer ids; {bad[0]!r} has {bad[1]!r:.40}")
+    missing = [s for s in special_tokens if s not in table]
+    if missing: raise ValueError(f"special token(s) {missing} are not in {vocab_json}")
     vocab = {i: (s.encode('utf-8') if s in special_tokens else _from_text(s, str(vocab_json))) for s, i in table.items()}
+    try: text = merges_txt.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise ValueError(f"{merges_txt} is not UTF-8 text: invalid byte at offset {e.start}") from None
     merges = []
-    for n, line in enumerate(merges_txt.read_text(encoding='utf-8').split('\n'), 1):
+    for n, line in enumerate(text.split('\n'), 1):
         if not line or (n == 1 and line.startswith('#version')): continue
         pair = line.split(' ')
         if len(pair) != 2: raise ValueError(f"{merges_txt} line {n}: expected two tokens separated by a space, got {line!r}")
         for s in pair:
             if s not in table: raise ValueError(f"{merges_txt} line {n}: the merge {line!r} uses {s!r}, which is not in {vocab_json}")
         merges.append((_from_text(pair[0], str(merges_txt)), _from_text(pair[1], str(merges_txt))))
-    return cls(vocab, merges, special_tokens)
+    try: return cls(vocab, merges, special_tokens)
+    except (TypeError, ValueError) as e: raise ValueError(f"{vocab_json}, {merges_txt}: {e}") from None
 
-# %% ../nbs/02_tokenization.ipynb #8a1439ee
-@_method(BPETokenizer, 'to_tiktoken')
-def _to_tiktoken(self, name: str = 'llm_from_scratch'):
+@patch
+def to_tiktoken(self: BPETokenizer, name: str = 'llm_from_scratch'):
     "This tokenizer as a `tiktoken.Encoding` (ids as ranks); needs merged ids that increase in merge order."
     try: import tiktoken
     except ImportError: raise ImportError("to_tiktoken needs the tiktoken package: pip install tiktoken") from None
@@ -602,15 +668,18 @@ def _to_tiktoken(self, name: str = 'llm_from_scratch'):
 
 # %% ../nbs/02_tokenization.ipynb #8bf2343b
 def truncate_bpe(vocab: dict[int, bytes], # a vocabulary from `train_bpe`: bytes, merges, then special tokens
-                 merges: list[tuple[bytes, bytes]],
+                 merges: list[tuple[bytes, bytes]], # its merges, in order
                  vocab_size: int, # the smaller size wanted (256 + merges + special tokens)
                  special_tokens: list[str] | None = None,
                 ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     "The vocabulary and merges that `train_bpe` would give at a smaller `vocab_size`: the first merges, then the special tokens."
+    if not isinstance(vocab, dict): raise TypeError(f"vocab must be a dict id -> bytes, got {type(vocab).__name__}")
+    if not isinstance(merges, (list, tuple)): raise TypeError(f"merges must be a list of (bytes, bytes) pairs, got {type(merges).__name__}")
     special_tokens = _check_special_tokens(special_tokens)
-    _check_vocab_size(vocab_size, len(special_tokens))
+    vocab_size = _check_vocab_size(vocab_size, len(special_tokens))
     n = vocab_size - 256 - len(special_tokens)
-    if n > len(merges): raise ValueError(f"cannot truncate {len(merges)} merges to {n}")
+    if n > len(merges): raise ValueError(f"vocab_size={vocab_size} needs {n} merges, but only {len(merges)} were learned: "
+                                         "cannot truncate to a larger vocabulary")
     return _final_vocab(merges[:n], special_tokens, vocab_size), merges[:n]
 
 # %% ../nbs/02_tokenization.ipynb #933fa2fb
@@ -626,10 +695,11 @@ def corpus_tokenizer(kind: str = 'bpe', # 'char' (the first GPT) or 'bpe' (every
                     ) -> CharTokenizer | BPETokenizer:
     "The course's shared tokenizer of `corpus`, learned from its training split; cached in `cache_dir('tokenizers')`."
     check_choice('kind', kind, ('char', 'bpe'))
+    check_choice('edition', edition, ('modern', 'folio'))
     if kind == 'char' and vocab_size is not None:
         raise ValueError("vocab_size applies to kind='bpe' only: a character vocabulary is the characters of the text")
     vocab_size = SHAKESPEARE_BPE_VOCAB if vocab_size is None else vocab_size
-    if kind == 'bpe': _check_vocab_size(vocab_size, 1)
+    if kind == 'bpe': vocab_size = _check_vocab_size(vocab_size, 1)
     # the characters of another corpus come from all of it: its held-out part may use a character its training part lacks
     split = 'train' if kind == 'bpe' or corpus == 'shakespeare' else None
     text = load_corpus(corpus, split=split, edition=edition)
