@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from .core import check_choice, check_number, check_positive_int, check_probability, check_tensor
 
@@ -32,14 +33,16 @@ def relu(x: torch.Tensor) -> torch.Tensor:
     return check_tensor('x', x).clamp(min=0)
 
 class GELU(nn.Module):
-    "The GELU activation as a module (`approximate`: 'none' or 'tanh')."
-    def __init__(self, approximate: str = 'none'):
+    "The GELU activation as a module (`approximate`: 'none' or 'tanh'); `fast` computes it with PyTorch's fused kernel."
+    def __init__(self, approximate: str = 'none', fast: bool = False):
         super().__init__()
         self.approximate = check_choice('approximate', approximate, _GELU_FORMS)
+        self.fast = check_choice('fast', fast, (False, True))
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "GELU of every entry of `x`."
+        if self.fast: return F.gelu(check_tensor('x', x, kind='float'), approximate=self.approximate)
         return gelu(x, self.approximate)
-    def extra_repr(self): return f"approximate={self.approximate!r}"
+    def extra_repr(self): return f"approximate={self.approximate!r}" + (", fast=True" if self.fast else "")
 
 class ReLU(nn.Module):
     "The ReLU activation as a module."
@@ -103,9 +106,11 @@ class LayerNorm(nn.Module):
     def __init__(self,
                  d_model: int, # size of the last dimension
                  eps: float = 1e-5, # added to the variance for stability; a finite number > 0
-                 bias: bool = True): # learn a bias β (GPT-2: yes; some later models: no)
+                 bias: bool = True, # learn a bias β (GPT-2: yes; some later models: no)
+                 fast: bool = False): # compute with PyTorch's fused kernel (`F.layer_norm`) instead of the lines below
         super().__init__()
         self.d_model, self.eps = check_positive_int('d_model', d_model), check_number('eps', eps, lo=0, lo_open=True)
+        self.fast = check_choice('fast', fast, (False, True))
         self.weight = nn.Parameter(torch.ones(self.d_model))                        # γ
         self.bias = nn.Parameter(torch.zeros(self.d_model)) if bias else None       # β
 
@@ -113,13 +118,14 @@ class LayerNorm(nn.Module):
                ) -> torch.Tensor:      # (..., d_model)
         "Each vector along the last dimension normalised to mean 0 and variance 1, then scaled by `weight` and shifted by `bias`."
         _check_input('LayerNorm', x, self.d_model, self.weight)
+        if self.fast: return F.layer_norm(x, (self.d_model,), self.weight, self.bias, self.eps)
         xc = x - x.mean(-1, keepdim=True)
         xc = xc - xc.mean(-1, keepdim=True)            # second centring: removes the rounding error of the first
         var = (xc * xc).mean(-1, keepdim=True)         # biased variance, as nn.LayerNorm
         y = xc * torch.rsqrt(var + self.eps) * self.weight
         return y + self.bias if self.bias is not None else y
 
-    def extra_repr(self): return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}"
+    def extra_repr(self): return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}" + (", fast=True" if self.fast else "")
 
 # %% ../nbs/05_ffn.ipynb #fa432699
 class RMSNorm(nn.Module):
