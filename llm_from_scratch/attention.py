@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import check_int, check_positive_int, check_probability, check_tensor
+from .core import check_int, check_positive_int, check_probability, check_tensor, check_input_dtype, check_flag
 
 # %% auto #0
 __all__ = ['softmax', 'causal_mask', 'padding_mask', 'scaled_dot_product_attention', 'KVCache', 'MultiHeadAttention']
@@ -35,13 +35,6 @@ def _as_tensor(name, x, device=None):
     try: return torch.as_tensor(x, device=device)
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{name} must be a tensor or a (nested) list of integers of equal lengths, got {type(x).__name__}: {e}") from None
-
-def _check_flag(name, value):
-    "`value` if it is True or False; a tensor or a number passed by position into a flag is a TypeError."
-    if not isinstance(value, bool):
-        got = f"a tensor of shape {_shape(value)}" if isinstance(value, torch.Tensor) else repr(value)
-        raise TypeError(f"{name} must be True or False, got {got}")
-    return value
 
 def _check_dropout(p, name='dropout'):
     "A dropout rate in [0, 1) as a float (1 would drop everything), through `core.check_probability`."
@@ -132,7 +125,7 @@ def scaled_dot_product_attention(q: torch.Tensor, # queries (..., Tq, d_k)
     "softmax(q kᵀ/√d_k) v, from scratch; a query with no allowed key gets a zero output (not NaN)."
     q, k, v = _check_qkv(q, k, v)
     dropout_p = _check_dropout(dropout_p, 'dropout_p')
-    _check_flag('return_weights', return_weights); _check_flag('is_causal', is_causal)
+    check_flag('return_weights', return_weights); check_flag('is_causal', is_causal)
     if mask is not None: _check_mask(mask, (*q.shape[:-1], k.size(-2)), q.device)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))        # (..., Tq, Tk)
     if is_causal:
@@ -198,8 +191,8 @@ class MultiHeadAttention(nn.Module):
             divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}; n_heads must be one of {divisors}")
         self.d_model, self.n_heads, self.head_dim = d_model, n_heads, d_model // n_heads
-        self.dropout, self.fast = _check_dropout(dropout), _check_flag('fast', fast)
-        self.c_attn = nn.Linear(d_model, 3 * d_model, bias=_check_flag('bias', bias))   # rows: q | k | v, each head after head
+        self.dropout, self.fast = _check_dropout(dropout), check_flag('fast', fast)
+        self.c_attn = nn.Linear(d_model, 3 * d_model, bias=check_flag('bias', bias))   # rows: q | k | v, each head after head
         self.c_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor, # (B, Tq, d): the sequence the queries come from
@@ -251,7 +244,7 @@ class MultiHeadAttention(nn.Module):
     def _check_inputs(self, x, context, mask, need_weights, kv_cache, is_causal):
         "x and context in the parameters' dtype, once every argument is checked (before the cache is touched)."
         d, dtype = self.d_model, self.c_attn.weight.dtype
-        _check_flag('need_weights', need_weights); _check_flag('is_causal', is_causal)
+        check_flag('need_weights', need_weights); check_flag('is_causal', is_causal)
         if kv_cache is not None and not isinstance(kv_cache, KVCache):
             raise TypeError(f"kv_cache must be a KVCache or None, got {type(kv_cache).__name__}")
         out = []
@@ -264,7 +257,7 @@ class MultiHeadAttention(nn.Module):
             if not t.is_floating_point():
                 raise TypeError(f"{name} must be a floating-point tensor (batch, time, d_model={d}), got {t.dtype}"
                                 f"{hint or '; embed token ids first'}")
-            out.append(t.to(dtype))                                   # another float dtype: compute in the parameters' one
+            out.append(check_input_dtype('MultiHeadAttention', t, dtype))   # the parameters' dtype, unless autocast decides
         x, context = out
         B, Tq = x.shape[:2]
         if context is not None and context.size(0) != B:

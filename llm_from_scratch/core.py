@@ -12,7 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['available_devices', 'get_device', 'autocast_dtype', 'check_int', 'check_positive_int', 'check_number',
-           'check_probability', 'check_choice', 'check_tensor', 'set_seed', 'cache_dir', 'recover_path', 'atomic_path',
+           'check_probability', 'check_flag', 'check_text', 'check_path', 'check_choice', 'check_tensor',
+           'autocast_enabled', 'check_input_dtype', 'set_seed', 'cache_dir', 'recover_path', 'atomic_path',
            'sha256_file', 'in_test', 'show_progress', 'progress']
 
 # %% ../nbs/00_core.ipynb #5a6b5e34
@@ -95,6 +96,31 @@ def check_probability(name: str, value,
     "`value` as a `float` if it lies in [0, 1] (or [0, 1) when not `allow_one`), else a clear ValueError."
     return check_number(name, value, 0, 1, hi_open=not allow_one)
 
+def check_flag(name: str, value,
+               allow_none: bool = False, # also accept None (an option left unset)
+              ) -> bool | None:
+    "`value` as a `bool` if it is True or False: 0, 1 or 'no' would silently mean something else, so they are a TypeError."
+    if isinstance(value, (bool, np.bool_)): return bool(value)
+    if allow_none and value is None: return None
+    got = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else repr(value)
+    raise TypeError(f"{name} must be True or False{' or None' if allow_none else ''}, got {got}")
+
+def check_text(name: str, value) -> str:
+    "`value` if it is a `str`; else a TypeError naming `name` (bytes must be decoded first)."
+    if isinstance(value, str): return value
+    hint = " (decode it first, e.g. data.decode('utf-8'))" if isinstance(value, (bytes, bytearray)) else ''
+    raise TypeError(f"{name} must be a str, got {type(value).__name__}{hint}")
+
+def check_path(name: str, value,
+               none_ok: bool = False, # also accept None
+              ) -> Path | None:
+    "`value` as an expanded `Path` if it is a non-empty str or path-like (or None when `none_ok`); else a clear error."
+    if value is None and none_ok: return None
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise TypeError(f"{name} must be a path (str or os.PathLike){' or None' if none_ok else ''}, got {value!r}")
+    if not os.fspath(value): raise ValueError(f"{name} must be a non-empty path, got {value!r}")
+    return Path(value).expanduser()
+
 def check_choice(name: str, value, choices) -> object:
     "`value` if it is one of `choices`, else a ValueError that lists them."
     try: ok = value in choices
@@ -118,6 +144,22 @@ def check_tensor(name: str, x, # the parameter's name, and the argument
         raise ValueError(f"{name} must have shape {want}, got shape {tuple(x.shape)}")
     if kind is not None and not _KINDS[kind](x.dtype):
         raise TypeError(f"{name} must be a tensor of {kind} dtype, got {x.dtype}")
+    return x
+
+def autocast_enabled(device: torch.device | str) -> bool:
+    "Whether `torch.autocast` is active for the type of `device`."
+    kind = torch.device(device).type
+    try: return torch.is_autocast_enabled(kind)
+    except TypeError: return torch.is_autocast_enabled() if kind == 'cuda' else torch.is_autocast_cpu_enabled()
+
+def check_input_dtype(owner: str, # the module, for the message
+                      x: torch.Tensor, # its floating-point input
+                      dtype: torch.dtype, # the dtype of its parameters
+                     ) -> torch.Tensor:
+    "`x` if it has the parameters' dtype, or autocast chooses the precision; else a TypeError naming both dtypes and the fixes."
+    if x.dtype != dtype and not autocast_enabled(x.device):
+        raise TypeError(f"{owner} has {dtype} parameters but got a {x.dtype} input; convert one to the other "
+                        f"(x.to({dtype}) or module.to({x.dtype})), or run under torch.autocast")
     return x
 
 # %% ../nbs/00_core.ipynb #c8b5cc40

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import check_choice, check_number, check_positive_int, check_probability, check_tensor
+from .core import check_choice, check_number, check_positive_int, check_probability, check_tensor, check_input_dtype, check_flag
 
 # %% auto #0
 __all__ = ['gelu', 'relu', 'GELU', 'ReLU', 'get_activation', 'FeedForward', 'LayerNorm', 'RMSNorm']
@@ -37,7 +37,7 @@ class GELU(nn.Module):
     def __init__(self, approximate: str = 'none', fast: bool = False):
         super().__init__()
         self.approximate = check_choice('approximate', approximate, _GELU_FORMS)
-        self.fast = check_choice('fast', fast, (False, True))
+        self.fast = check_flag('fast', fast)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "GELU of every entry of `x`."
         if self.fast: return F.gelu(check_tensor('x', x, kind='float'), approximate=self.approximate)
@@ -61,21 +61,13 @@ def get_activation(activation: str | nn.Module, # 'relu', 'gelu', 'gelu_tanh', o
         raise ValueError(f"activation must be one of {', '.join(map(repr, _ACTIVATIONS))} or an nn.Module, got {activation!r}")
     return _ACTIVATIONS[activation]()
 
-def _autocasting(device: torch.device) -> bool:
-    "Whether `torch.autocast` is active for `device`'s type."
-    try: return torch.is_autocast_enabled(device.type)
-    except TypeError: return torch.is_autocast_enabled() if device.type == 'cuda' else torch.is_autocast_cpu_enabled()
-
 def _check_input(owner: str, x, d_model: int, weight: torch.Tensor) -> torch.Tensor:
     "`x` if it is a floating-point (..., d_model) tensor in the dtype of `weight` (or autocast is on); else a clear error."
     check_tensor(f'the input of {owner}', x, kind='float')
     if x.dim() == 0 or x.shape[-1] != d_model:
         raise ValueError(f"{owner} expects a last dimension of d_model={d_model}, got input of shape {tuple(x.shape)}"
                          + (f" (last dimension {x.shape[-1]})" if x.dim() else ""))
-    if x.dtype != weight.dtype and not _autocasting(x.device):
-        raise TypeError(f"{owner} has {weight.dtype} parameters but got a {x.dtype} input; convert one to the other "
-                        f"(x.to({weight.dtype}) or module.to({x.dtype})), or run under torch.autocast")
-    return x
+    return check_input_dtype(owner, x, weight.dtype)
 
 class FeedForward(nn.Module):
     "Position-wise feed-forward network: Linear(d_model→d_ff) → activation → dropout → Linear(d_ff→d_model)."
@@ -110,7 +102,7 @@ class LayerNorm(nn.Module):
                  fast: bool = False): # compute with PyTorch's fused kernel (`F.layer_norm`) instead of the lines below
         super().__init__()
         self.d_model, self.eps = check_positive_int('d_model', d_model), check_number('eps', eps, lo=0, lo_open=True)
-        self.fast = check_choice('fast', fast, (False, True))
+        self.fast = check_flag('fast', fast)
         self.weight = nn.Parameter(torch.ones(self.d_model))                        # γ
         self.bias = nn.Parameter(torch.zeros(self.d_model)) if bias else None       # β
 

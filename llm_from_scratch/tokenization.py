@@ -14,7 +14,7 @@ import regex
 from fastcore.basics import patch
 
 from .core import (cache_dir, atomic_path, check_int, check_positive_int, check_choice,
-                                   progress as progress_bar)
+                                   check_text, progress as progress_bar)
 from .cleaning import load_corpus, WORD_PATTERN, CORPORA
 
 # %% auto #0
@@ -44,7 +44,7 @@ class CharTokenizer:
     @classmethod
     def from_text(cls, text: str, unk: str | None = None) -> CharTokenizer:
         "A tokenizer whose vocabulary is every character of `text`."
-        return cls(set(_check_str(text, 'from_text')), unk)
+        return cls(set(check_text('text', text)), unk)
 
     @property
     def vocab_size(self) -> int:
@@ -53,7 +53,7 @@ class CharTokenizer:
 
     def encode(self, text: str) -> list[int]:
         "The id of every character of `text`."
-        _check_str(text, 'encode')
+        check_text('text', text)
         if self.unk_id is not None: return [self.stoi.get(c, self.unk_id) for c in text]
         try: return [self.stoi[c] for c in text]
         except KeyError as e:
@@ -85,10 +85,6 @@ class CharTokenizer:
         except ValueError as e: raise ValueError(f"{path}: {e}") from None
 
     def __repr__(self): return f"CharTokenizer(vocab_size={self.vocab_size}, unk={self.unk!r})"
-
-def _check_str(text, what: str) -> str:
-    if not isinstance(text, str): raise TypeError(f"{what} expects a str, got {type(text).__name__}")
-    return text
 
 _INT_DTYPE = regex.compile(r'(?:^|\.)u?int\d*$')     # NumPy 'int64', 'uint16'; torch 'torch.int64', 'torch.uint8'
 
@@ -128,7 +124,7 @@ _WORD_TOKEN = regex.compile(rf"{WORD_PATTERN}|\d+|[^\w\s]|_")   # a word (chapte
 
 def word_tokenize(text: str) -> list[str]:
     "Split `text` into words (letters, inner apostrophes kept), numbers and single punctuation marks."
-    return _WORD_TOKEN.findall(_check_str(text, 'word_tokenize'))
+    return _WORD_TOKEN.findall(check_text('text', text))
 
 class WordTokenizer:
     "Whole words as tokens; words outside the vocabulary become `unk` (id 0). Whitespace is not kept."
@@ -198,7 +194,7 @@ _PRETOKEN = regex.compile(GPT2_PATTERN)
 
 def pretokenize(text: str) -> list[str]:
     "Cut `text` into GPT-2 pre-tokens; BPE merges never cross their boundaries."
-    return _PRETOKEN.findall(_check_str(text, 'pretokenize'))
+    return _PRETOKEN.findall(check_text('text', text))
 
 def _special_regex(special_tokens: list[str]):
     alternatives = '|'.join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
@@ -206,7 +202,7 @@ def _special_regex(special_tokens: list[str]):
 
 def split_special(text: str, special_tokens: list[str] | None) -> list[str]:
     "Cut `text` at its special tokens (longest first): `[text, special, text, special, ..., text]`."
-    _check_str(text, 'split_special')
+    check_text('text', text)
     special_tokens = _check_special_tokens(special_tokens)
     if not special_tokens: return [text]
     return _special_regex(special_tokens).split(text)
@@ -249,7 +245,7 @@ def train_bpe_naive(text: str, # the training text
                     special_tokens: list[str] | None = None, # strings that are never split nor merged
                    ) -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
     "BPE by the definition: recount every pair in the whole corpus before each merge. Slow; the reference for `train_bpe`."
-    _check_str(text, 'train_bpe_naive')
+    check_text('text', text)
     special_tokens = _check_special_tokens(special_tokens)
     vocab_size = _check_vocab_size(vocab_size, len(special_tokens))
     chunks = [list(w.encode('utf-8')) for part in split_special(text, special_tokens)[::2] for w in pretokenize(part)]
@@ -450,7 +446,7 @@ class BPETokenizer:
 
     def encode(self, text: str) -> list[int]:
         "The ids of `text`: special tokens (longest match) first, then BPE inside each pre-token."
-        _check_str(text, 'encode')
+        check_text('text', text)
         out = []
         if self._special is None: self._encode_ordinary(text, out)
         else:
