@@ -208,6 +208,8 @@ def build(src: Path, out: Path) -> list[Path]:
     (out/'assets'/'site.css').write_text(CSS, encoding='utf-8')
     (out/'assets'/'pygments.css').write_text(HtmlFormatter(cssclass='highlight').get_style_defs('.highlight'), encoding='utf-8')
     shutil.copy(src/'styles.css', out/'styles.css')
+    for d in src.iterdir():                                    # images and other assets next to the notebooks
+        if d.is_dir() and not d.name.startswith(('.', '_')): shutil.copytree(d, out/d.name)
     written = []
     for name, nb in notebooks.items():
         body = typeset_math(_fix_links(_ids(render_cells(nb)), pages, base_url))
