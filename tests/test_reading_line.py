@@ -253,3 +253,13 @@ def test_chapter_tables_match_the_notebooks():
         assert not missing, f'{doc.name}: chapters missing from the table: {missing}'
         ghosts = sorted(n for n, row in listed.items() if n not in have and 'planned' not in row.lower())
         assert not ghosts, f'{doc.name}: rows for notebooks that do not exist and are not marked planned: {ghosts}'
+
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_links_to_private_names(nb):
+    "nbdev turns a backticked name into a link to its docs entry; a private `_name` has none, so the link would be dead."
+    from llm_from_scratch._modidx import d
+    private = {k.rsplit('.', 1)[-1] for mod in d['syms'].values() for k in mod if k.rsplit('.', 1)[-1].startswith('_')}
+    bad = [f'cell {i}: `{n}`' for i, c in enumerate(_cells(nb)) if c['cell_type'] == 'markdown'
+           for n in re.findall(r'`(_[A-Za-z]\w*)`', _src(c)) if n in private]
+    assert not bad, f'{nb.name}: backticked private names (write <code>name</code> or describe them): {bad}'

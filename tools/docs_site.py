@@ -170,7 +170,7 @@ def typeset_math(body: str) -> str:
     parts = re.split(r'(<pre.*?</pre>|<code.*?</code>|<script.*?</script>)', body, flags=re.S)
     for i in range(0, len(parts), 2):
         t = re.sub(r'\$\$(.+?)\$\$', lambda m: tex(m, True), parts[i], flags=re.S)
-        t = re.sub(r'(?<![\\$])\$([^$\n]+?)\$', lambda m: tex(m, False), t)
+        t = re.sub(r'(?<![\\$])\$((?:[^$\n]|\n(?!\s*\n))+?)\$', lambda m: tex(m, False), t)   # may wrap a line, not a paragraph
         parts[i] = t.replace('\\$', '$')
     return ''.join(parts)
 
