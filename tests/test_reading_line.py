@@ -259,7 +259,8 @@ def test_chapter_tables_match_the_notebooks():
 def test_no_links_to_private_names(nb):
     "nbdev turns a backticked name into a link to its docs entry; a private `_name` has none, so the link would be dead."
     from llm_from_scratch._modidx import d
-    private = {k.rsplit('.', 1)[-1] for mod in d['syms'].values() for k in mod if k.rsplit('.', 1)[-1].startswith('_')}
+    private = {name for mod, syms in d['syms'].items() for k in syms
+               for name in [k[len(mod) + 1:]] if name.startswith('_') and '.' not in name}   # module-level names: linked
     bad = [f'cell {i}: `{n}`' for i, c in enumerate(_cells(nb)) if c['cell_type'] == 'markdown'
            for n in re.findall(r'`(_[A-Za-z]\w*)`', _src(c)) if n in private]
     assert not bad, f'{nb.name}: backticked private names (write <code>name</code> or describe them): {bad}'
