@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import check_int, check_positive_int, check_number, check_probability, check_choice
+from .core import check_int, check_positive_int, check_number, check_probability, check_choice, check_flag
 from .embeddings import TokenEmbedding, SinusoidalPositionalEncoding, LearnedPositionalEmbedding, check_token_ids
 from .attention import MultiHeadAttention, KVCache, padding_mask
 from .ffn import FeedForward, LayerNorm, GELU
@@ -21,15 +21,9 @@ from .ffn import FeedForward, LayerNorm, GELU
 # %% auto #0
 __all__ = ['EncoderLayer', 'from_torch_transformer', 'DecoderLayer', 'Encoder', 'Decoder', 'TransformerConfig', 'Transformer',
            'Hypothesis', 'greedy_decode', 'beam_decode', 'collate', 'train_seq2seq', 'GPTConfig', 'GPT',
-           'use_fast_attention', 'gpt_num_params', 'param_breakdown', 'EncoderLMConfig', 'EncoderLM']
+           'use_fast_path', 'use_fast_attention', 'gpt_num_params', 'param_breakdown', 'EncoderLMConfig', 'EncoderLM']
 
 # %% ../nbs/06_encoder_decoder.ipynb #2314adea
-def _check_flag(name: str, value, allow_none: bool = False):
-    "`value` if it is True or False (or None when `allow_none`): 0, 1 or 'yes' would mean something else."
-    if not (isinstance(value, bool) or (allow_none and value is None)):
-        raise TypeError(f"{name} must be True or False{' or None' if allow_none else ''}, got {value!r}")
-    return value
-
 class EncoderLayer(nn.Module):
     "Self-attention, then a feed-forward network; each in a residual connection with a LayerNorm (post- or pre-LN)."
     def __init__(self,
@@ -42,7 +36,7 @@ class EncoderLayer(nn.Module):
                  bias: bool = True, # biases in the linear layers and the norms
                  eps: float = 1e-5): # LayerNorm epsilon
         super().__init__()
-        self.norm_first = _check_flag('norm_first', norm_first)
+        self.norm_first = check_flag('norm_first', norm_first)
         check_number('eps', eps, lo=0, lo_open=True)
         self.ln_1 = LayerNorm(d_model, eps=eps, bias=bias)
         self.attn = MultiHeadAttention(d_model, n_heads, dropout=dropout, bias=bias)
@@ -107,7 +101,7 @@ class DecoderLayer(nn.Module):
                  bias: bool = True, # biases in the linear layers and the norms
                  eps: float = 1e-5): # LayerNorm epsilon
         super().__init__()
-        self.norm_first = _check_flag('norm_first', norm_first)
+        self.norm_first = check_flag('norm_first', norm_first)
         check_number('eps', eps, lo=0, lo_open=True)
         self.ln_1 = LayerNorm(d_model, eps=eps, bias=bias)
         self.attn = MultiHeadAttention(d_model, n_heads, dropout=dropout, bias=bias)
@@ -152,7 +146,7 @@ class _LayerStack(nn.Module):
                  bias: bool = True, eps: float = 1e-5):
         super().__init__()
         check_positive_int('n_layers', n_layers)
-        _check_flag('final_norm', final_norm, allow_none=True)
+        check_flag('final_norm', final_norm, allow_none=True)
         self.layers = nn.ModuleList([self.layer_class(d_model, n_heads, d_ff, dropout, activation, norm_first, bias, eps)
                                      for _ in range(n_layers)])
         self.ln_f = LayerNorm(d_model, eps=eps, bias=bias) if (norm_first if final_norm is None else final_norm) else None
@@ -229,8 +223,8 @@ class TransformerConfig:
 
     def __post_init__(self):
         _check_config(self, ('src_vocab_size', 'tgt_vocab_size', 'block_size', 'n_embd', 'n_head', 'n_enc_layer', 'n_dec_layer'))
-        for flag in ('norm_first', 'share_embeddings', 'tie_output'): _check_flag(flag, getattr(self, flag))
-        _check_flag('final_norm', self.final_norm, allow_none=True)
+        for flag in ('norm_first', 'share_embeddings', 'tie_output'): check_flag(flag, getattr(self, flag))
+        check_flag('final_norm', self.final_norm, allow_none=True)
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError(f"share_embeddings needs one vocabulary, got src_vocab_size={self.src_vocab_size} "
                              f"and tgt_vocab_size={self.tgt_vocab_size}")
@@ -283,7 +277,7 @@ class Transformer(nn.Module):
                  pad_mask: bool | None = None, # None: mask padding iff config.pad_id is set; True: required; False: never
                 ) -> torch.Tensor | None:     # (B, 1, 1, T), True = real token
         "The padding key mask of `ids`, or None."
-        _check_flag('pad_mask', pad_mask, allow_none=True)
+        check_flag('pad_mask', pad_mask, allow_none=True)
         if pad_mask is False or (pad_mask is None and self.config.pad_id is None): return None
         if self.config.pad_id is None:
             raise ValueError(f"pad_mask=True needs a padding id, but config.pad_id is None; "
@@ -521,7 +515,7 @@ class GPTConfig:
 
     def __post_init__(self):
         _check_config(self, ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'))
-        _check_flag('bias', self.bias)
+        check_flag('bias', self.bias)
 
 # %% ../nbs/06_encoder_decoder.ipynb #43634f53
 def _init_normal(module: nn.Module, std: float = 0.02):
@@ -533,8 +527,9 @@ def _init_normal(module: nn.Module, std: float = 0.02):
         nn.init.normal_(module.weight, mean=0.0, std=std)
 
 class GPT(nn.Module):
-    "A decoder-only Transformer with GPT-2's layout, names and initialisation."
-    def __init__(self, config: GPTConfig):
+    "A decoder-only Transformer with GPT-2's layout, names and initialisation; `fast=False` runs the from-scratch modules."
+    def __init__(self, config: GPTConfig,
+                 fast: bool = True): # PyTorch's fused kernels for attention, LayerNorm and GELU (`use_fast_path`)
         super().__init__()
         if not isinstance(config, GPTConfig): raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = c = config
@@ -550,6 +545,7 @@ class GPT(nn.Module):
         self.apply(_init_normal)
         for name, p in self.named_parameters():                    # scaled residual projections
             if name.endswith('c_proj.weight'): nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+        use_fast_path(self, fast)
 
     def forward(self, idx: torch.Tensor, # (B, T) token ids
                 targets: torch.Tensor | None = None, # (B, T) next tokens: ids in [0, vocab_size), -100 = ignore
@@ -572,18 +568,27 @@ class GPT(nn.Module):
                   ) -> int:
         "Number of parameters, each shared tensor counted once (`param_breakdown`'s total)."
         parts = param_breakdown(self)
-        return parts['total'] - (parts['embeddings'] if _check_flag('non_embedding', non_embedding) else 0)
+        return parts['total'] - (parts['embeddings'] if check_flag('non_embedding', non_embedding) else 0)
 
 # %% ../nbs/06_encoder_decoder.ipynb #d006cbfe
-def use_fast_attention(model: nn.Module, # any model of this chapter (or anything holding MultiHeadAttention modules)
+def _set_fast(model: nn.Module, fast: bool, kinds: tuple) -> nn.Module:
+    if not isinstance(model, nn.Module): raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_flag('fast', fast)
+    for m in model.modules():
+        if isinstance(m, kinds): m.fast = fast
+    return model
+
+def use_fast_path(model: nn.Module, # any model of the course (or anything holding its modules)
+                  fast: bool = True, # True: PyTorch's fused kernels; False: the from-scratch path
+                 ) -> nn.Module:
+    "Switch every `MultiHeadAttention`, `LayerNorm` and `GELU` inside `model` to the fused (or the from-scratch) path; returns `model`."
+    return _set_fast(model, fast, (MultiHeadAttention, LayerNorm, GELU))
+
+def use_fast_attention(model: nn.Module, # any model of the course (or anything holding MultiHeadAttention modules)
                        fast: bool = True, # True: PyTorch's fused kernel; False: the from-scratch path
                       ) -> nn.Module:
-    "Switch every `MultiHeadAttention` inside `model` to the fused (or the from-scratch) path; returns `model`."
-    if not isinstance(model, nn.Module): raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_flag('fast', fast)
-    for m in model.modules():
-        if isinstance(m, MultiHeadAttention): m.fast = fast
-    return model
+    "Switch only the `MultiHeadAttention` modules inside `model` to the fused (or the from-scratch) path; returns `model`."
+    return _set_fast(model, fast, (MultiHeadAttention,))
 
 # %% ../nbs/06_encoder_decoder.ipynb #37c62f4e
 def gpt_num_params(config: GPTConfig) -> dict[str, int]:
@@ -630,7 +635,7 @@ class EncoderLMConfig:
 
     def __post_init__(self):
         _check_config(self, ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'))
-        _check_flag('norm_first', self.norm_first)
+        check_flag('norm_first', self.norm_first)
         self.eps = check_number('eps', self.eps, lo=0, lo_open=True)
         if self.pad_id is not None: self.pad_id = check_int('pad_id', self.pad_id, 0, self.vocab_size - 1)
 
