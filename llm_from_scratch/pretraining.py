@@ -5,26 +5,27 @@
 # %% ../nbs/08_pretraining.ipynb #e6e87e68
 from __future__ import annotations
 import os, json, math, time, copy, random, pickle, hashlib, tempfile, contextlib
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, fields, replace, is_dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from .core import get_device, autocast_dtype, set_seed, cache_dir, atomic_path, in_test, sha256_file
+from .core import (get_device, autocast_dtype, set_seed, cache_dir, atomic_path, recover_path, in_test,
+                                   sha256_file, progress, check_int, check_positive_int, check_number, check_choice,
+                                   check_tensor)
 from .cleaning import load_corpus
 from .tokenization import CharTokenizer, BPETokenizer, corpus_tokenizer
-from .transformer import GPT, GPTConfig, EncoderLM, EncoderLMConfig
+from .transformer import GPT, GPTConfig, EncoderLM, EncoderLMConfig, Transformer, TransformerConfig
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'CHECKPOINT_FORMAT', 'MODEL_CLASSES', 'PRESETS', 'PEAK_FLOPS', 'encode_to_file', 'token_ids',
-           'get_batch', 'evaluate', 'bits_per_char', 'mask_tokens', 'configure_optimizer', 'lr_at', 'TrainConfig',
-           'save_checkpoint', 'Checkpoint', 'load_checkpoint', 'Distributed', 'new_history', 'plot_history', 'LivePlot',
-           'train', 'sample', 'Preset', 'get_preset', 'save_loss_plot', 'pretrain', 'generate_text', 'flops_per_token',
-           'matmul_params', 'estimate_mfu']
+__all__ = ['IGNORE_INDEX', 'OBJECTIVES', 'ADAMW_BETAS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_FILES', 'MODEL_CLASSES', 'PRESETS',
+           'PEAK_FLOPS', 'encode_to_file', 'token_ids', 'get_batch', 'evaluate', 'bits_per_char', 'mask_tokens',
+           'configure_optimizer', 'lr_at', 'TrainConfig', 'save_checkpoint', 'Checkpoint', 'load_checkpoint',
+           'Distributed', 'new_history', 'plot_history', 'LivePlot', 'train', 'sample', 'Preset', 'get_preset',
+           'save_loss_plot', 'pretrain', 'generate_text', 'flops_per_token', 'matmul_params', 'estimate_mfu']
 
 # %% ../nbs/08_pretraining.ipynb #8e193a94
 def encode_to_file(tokenizer, # anything with `.encode(text) -> list[int]` and `.vocab_size`
@@ -32,8 +33,10 @@ def encode_to_file(tokenizer, # anything with `.encode(text) -> list[int]` and `
                    path: str | Path, # the .u16 file to write
                   ) -> np.memmap:
     "Tokenise `text` once, store the ids as a flat uint16 file (atomically) and return it memory-mapped."
-    if tokenizer.vocab_size > 2**16:
-        raise ValueError(f"vocab_size={tokenizer.vocab_size:,} does not fit in uint16 (at most 65,536 token ids)")
+    if not isinstance(text, str): raise TypeError(f"text must be a str, got {type(text).__name__}")
+    vocab_size = check_positive_int('tokenizer.vocab_size', tokenizer.vocab_size)
+    if vocab_size > 2**16:
+        raise ValueError(f"vocab_size={vocab_size:,} does not fit in uint16 (at most 65,536 token ids)")
     ids = np.asarray(tokenizer.encode(text), dtype=np.uint16)
     with atomic_path(path) as tmp: ids.tofile(tmp)
     return np.memmap(path, dtype=np.uint16, mode='r')
@@ -48,6 +51,7 @@ def token_ids(split: str = 'train', # 'train', 'val' or 'test'
               corpus: str = 'shakespeare', # a corpus name or a text file, as for `load_corpus`
              ) -> np.memmap:
     "The token ids of one split of `corpus`: a read-only uint16 memmap, tokenised once and cached in `cache_dir('tokens')`."
+    check_choice('split', split, ('train', 'val', 'test'))
     text = load_corpus(corpus, split)
     tokenizer = tokenizer or corpus_tokenizer('char', corpus)
     digest = hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]
@@ -56,17 +60,22 @@ def token_ids(split: str = 'train', # 'train', 'val' or 'test'
     return encode_to_file(tokenizer, text, path)
 
 # %% ../nbs/08_pretraining.ipynb #27b18dba
-def _as_array(data) -> np.ndarray:
-    if isinstance(data, torch.Tensor): return data.cpu().numpy()
-    if isinstance(data, np.ndarray) and data.ndim == 1: return data
-    raise TypeError(f"data must be a 1-D numpy array, memmap or tensor of token ids, got {type(data).__name__}")
+def _as_array(data, name: str = 'data') -> np.ndarray:
+    "1-D integer token ids as a NumPy array (a memmap stays a memmap, a tensor is viewed); anything else is refused."
+    if isinstance(data, torch.Tensor): data = data.detach().cpu().numpy()
+    if not isinstance(data, np.ndarray):
+        raise TypeError(f"{name} must be a 1-D numpy array, memmap or tensor of token ids, got {type(data).__name__}")
+    if data.ndim != 1: raise ValueError(f"{name} must be 1-D (one long run of token ids), got shape {data.shape}")
+    if not np.issubdtype(data.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer token ids (uint16, int32, int64, ...), got dtype {data.dtype}")
+    return data
 
 def _check_context(n: int, context_length: int, what: str = 'the dataset'):
     if context_length >= n:
         raise ValueError(f"context_length={context_length} must be smaller than {what} ({n:,} tokens): "
                          f"each example needs context_length + 1 = {context_length + 1} consecutive tokens")
 
-def get_batch(data, # 1-D token ids: a memmap, array or tensor
+def get_batch(data, # 1-D integer token ids: a memmap, array or tensor
               batch_size: int, # B, examples per batch
               context_length: int, # T, tokens per example
               device: str | torch.device = 'cpu',
@@ -74,32 +83,45 @@ def get_batch(data, # 1-D token ids: a memmap, array or tensor
              ) -> tuple[torch.Tensor, torch.Tensor]: # x, y: (B, T) int64, y = x shifted by one
     "A random batch of windows: starts uniform over all N - T valid positions; y is x shifted one token ahead."
     data = _as_array(data)
-    _check_context(len(data), context_length)
-    ix = torch.randint(len(data) - context_length, (batch_size,), generator=generator).numpy()        # (B,) starts
-    chunk = torch.from_numpy(data[ix[:, None] + np.arange(context_length + 1)].astype(np.int64))       # (B, T+1)
-    x, y = chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous()                                        # (B, T) each
+    B, T = check_positive_int('batch_size', batch_size), check_positive_int('context_length', context_length)
+    _check_context(len(data), T)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    ix = torch.randint(len(data) - T, (B,), generator=generator).numpy()                    # (B,) starts
+    chunk = torch.from_numpy(data[ix[:, None] + np.arange(T + 1)].astype(np.int64))          # (B, T+1)
+    if chunk.min() < 0: raise ValueError(f"data holds a negative token id ({chunk.min().item()}); token ids are >= 0")
+    x, y = chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous()                             # (B, T) each
     if torch.device(device).type == 'cuda':        # pinned memory: the copy to the GPU overlaps with compute
         return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
     return x.to(device), y.to(device)
 
 # %% ../nbs/08_pretraining.ipynb #a88bf19a
 IGNORE_INDEX = -100   # targets with this value are not predicted (F.cross_entropy's default ignore_index)
+OBJECTIVES = ('clm', 'mlm')
 
 @torch.no_grad()
 def evaluate(model: nn.Module, # returns (logits, loss) from model(x, y)
-             data, # 1-D token ids
+             data, # 1-D integer token ids
              context_length: int, # T, tokens per window
              batch_size: int = 32, # windows per forward pass
              max_tokens: int | None = None, # about this many targets, in windows spread evenly; None: all of them
              objective: str = 'clm', # 'clm': next token; 'mlm': masked tokens (see `mask_tokens`)
-             mask_id: int | None = None, # MLM: the [MASK] id
-             vocab_size: int | None = None, # MLM: the ids a random replacement is drawn from
+             mask_id: int | None = None, # MLM: the [MASK] id; None: the model's last id, config.vocab_size - 1
+             vocab_size: int | None = None, # MLM: random replacements are ids below this (never [MASK]); None: the model's
              mask_prob: float = 0.15, # MLM: chance that a position is a target
              seed: int = 0, # MLM: the masking is random but the same at every evaluation
              rank: int = 0, world: int = 1, # this process's share of the windows (several processes)
             ) -> dict:
     "Mean loss per predicted token over consecutive windows covering `data`; also perplexity and accuracy."
-    data, T = _as_array(data), context_length
+    objective = check_choice('objective', objective, OBJECTIVES)
+    data, T = _as_array(data), check_positive_int('context_length', context_length)
+    batch_size = check_positive_int('batch_size', batch_size)
+    if max_tokens is not None: check_positive_int('max_tokens', max_tokens)
+    world = check_positive_int('world', world); rank = check_int('rank', rank, 0, world - 1)
+    if objective == 'mlm':
+        V = model.config.vocab_size
+        mask_id = V - 1 if mask_id is None else check_int('mask_id', mask_id, 0, V - 1)
+        vocab_size = V if vocab_size is None else check_int('vocab_size', vocab_size, 1, V)
     n = len(data)
     _check_context(n, T, 'the evaluation data')
     device = next(model.parameters()).device
@@ -109,7 +131,7 @@ def evaluate(model: nn.Module, # returns (logits, loss) from model(x, y)
     starts = starts[rank::world]
     full, short = [s for s in starts if s + T < n], [s for s in starts if s + T >= n]
     batches = [full[i:i + batch_size] for i in range(0, len(full), batch_size)] + [[s] for s in short]
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int('seed', seed, lo=0))
     was_training = model.training; model.eval()
     total = torch.zeros(3, dtype=torch.float64)                         # summed loss, targets, correct
     for group in batches:
@@ -134,33 +156,48 @@ def bits_per_char(loss: float, # mean loss in nats per token
                   n_chars: int, # characters of the same text
                  ) -> float:
     "Nats per token to bits per character: loss · tokens / characters / ln 2."
-    return loss * n_tokens / n_chars / math.log(2)
+    loss = check_number('loss', loss, lo=0)
+    return loss * check_positive_int('n_tokens', n_tokens) / check_positive_int('n_chars', n_chars) / math.log(2)
 
 # %% ../nbs/08_pretraining.ipynb #5aee0cf0
-def mask_tokens(ids: torch.Tensor, # token ids, any shape
+def mask_tokens(ids: torch.Tensor, # integer token ids, any shape
                 mask_id: int, # the [MASK] token
-                vocab_size: int, # random replacements are drawn from 0 .. vocab_size-1
+                vocab_size: int, # random replacements are drawn from 0 .. vocab_size-1, skipping mask_id
                 mask_prob: float = 0.15, # chance that a position becomes a target
                 generator: torch.Generator | None = None,
                ) -> tuple[torch.Tensor, torch.Tensor]: # inputs, labels (IGNORE_INDEX where not a target)
     "BERT's corruption: each position is a target with probability `mask_prob`; targets become [MASK] (80%), a random token (10%) or stay (10%)."
-    if not 0 < mask_prob < 1: raise ValueError(f"mask_prob must be in (0, 1), got {mask_prob!r}")
+    check_tensor('ids', ids, kind='int')
+    mask_id, vocab_size = check_int('mask_id', mask_id, lo=0), check_positive_int('vocab_size', vocab_size)
+    check_number('mask_prob', mask_prob, 0, 1, lo_open=True, hi_open=True)
+    inside = int(mask_id < vocab_size)                                      # [MASK] is one of the ids: never drawn
+    if vocab_size - inside < 1: raise ValueError(f"vocab_size={vocab_size} leaves no id besides mask_id={mask_id} to draw")
     target = torch.rand(ids.shape, generator=generator) < mask_prob
     labels = torch.where(target, ids, IGNORE_INDEX)
     u = torch.rand(ids.shape, generator=generator)                          # which corruption, per position
-    random_ids = torch.randint(vocab_size, ids.shape, generator=generator)
+    random_ids = torch.randint(vocab_size - inside, ids.shape, generator=generator)
+    if inside: random_ids += (random_ids >= mask_id).long()                 # skip over [MASK]
     inputs = torch.where(target & (u < 0.8), mask_id, ids)                  # 80%: [MASK]
     inputs = torch.where(target & (u >= 0.8) & (u < 0.9), random_ids, inputs)   # 10%: a random token
     return inputs, labels                                                   # 10%: unchanged
 
 # %% ../nbs/08_pretraining.ipynb #c6733167
+ADAMW_BETAS = (0.9, 0.99)   # β1, β2: nanoGPT's setting for small Shakespeare models; the default here and in TrainConfig
+
+def _check_betas(betas) -> tuple[float, float]:
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    return tuple(check_number(f'betas[{i}]', b, 0, 1, hi_open=True) for i, b in enumerate(betas))
+
 def configure_optimizer(model: nn.Module,
                         lr: float, # the peak learning rate (the schedule sets the actual one each step)
                         weight_decay: float = 0.1, # λ, for the matrices
-                        betas: tuple[float, float] = (0.9, 0.95), # β1, β2
+                        betas: tuple[float, float] = ADAMW_BETAS, # β1, β2
                         eps: float = 1e-8,
                        ) -> torch.optim.AdamW:
     "AdamW with weight decay on parameters of two or more dimensions (matrices, embeddings), none on biases and norm gains."
+    lr, weight_decay = check_number('lr', lr, lo=0), check_number('weight_decay', weight_decay, lo=0)
+    betas, eps = _check_betas(betas), check_number('eps', eps, lo=0, lo_open=True)
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{'params': [p for p in params if p.dim() >= 2], 'weight_decay': weight_decay},
               {'params': [p for p in params if p.dim() < 2], 'weight_decay': 0.0}]
@@ -174,16 +211,23 @@ def lr_at(step: int, # the optimiser step, from 0
           total_steps: int, # S, where the cosine reaches min_lr
          ) -> float:
     "The learning rate at `step`: linear warmup from 0 to `max_lr`, cosine decay to `min_lr` at `total_steps`, then `min_lr`."
-    if not 0 <= warmup_steps < total_steps:
+    step, total_steps = check_int('step', step, lo=0), check_positive_int('total_steps', total_steps)
+    warmup_steps = check_int('warmup_steps', warmup_steps, lo=0)
+    max_lr, min_lr = check_number('max_lr', max_lr, lo=0), check_number('min_lr', min_lr, lo=0)
+    if warmup_steps >= total_steps:
         raise ValueError(f"warmup_steps={warmup_steps} must be in [0, total_steps={total_steps}): "
                          "the schedule needs at least one step of decay after the warmup")
-    if not 0 <= min_lr <= max_lr: raise ValueError(f"need 0 <= min_lr <= max_lr, got min_lr={min_lr}, max_lr={max_lr}")
+    if min_lr > max_lr: raise ValueError(f"need 0 <= min_lr <= max_lr, got min_lr={min_lr}, max_lr={max_lr}")
     if step < warmup_steps: return max_lr * step / warmup_steps
     if step > total_steps: return min_lr
     progress = (step - warmup_steps) / (total_steps - warmup_steps)     # 0 -> 1 over the decay
     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (max_lr - min_lr)
 
 # %% ../nbs/08_pretraining.ipynb #fde7673a
+def _check_bool(name: str, value, allow_none: bool = False):
+    if not (isinstance(value, bool) or (allow_none and value is None)):
+        raise ValueError(f"{name} must be True or False{' or None' if allow_none else ''}, got {value!r}")
+
 @dataclass
 class TrainConfig:
     "Everything `train` needs besides the model and the data."
@@ -195,34 +239,52 @@ class TrainConfig:
     min_lr: float = 1e-4            # floor of the cosine
     warmup_steps: int = 100         # linear warmup from 0
     weight_decay: float = 0.1       # AdamW's decay, on matrices only
-    betas: tuple = (0.9, 0.99)      # AdamW's β1, β2
-    grad_clip: float = 1.0          # clip the global gradient norm to this; 0: off
+    betas: tuple = ADAMW_BETAS      # AdamW's β1, β2 (configure_optimizer's default too)
+    grad_clip: float = 1.0          # clip the global gradient norm to this; 0: off (negative: refused)
     eval_interval: int = 250        # evaluate every N steps (and before the first, and after the last); 0: only after the last
     eval_tokens: int | None = None  # targets per evaluation, spread over the split; None: all of it
     patience: int | None = None     # stop after this many evaluations without a lower val loss; None: never
     objective: str = 'clm'          # 'clm' (next token) or 'mlm' (masked tokens)
     mask_prob: float = 0.15         # MLM: chance that a position is a target
+    mask_id: int | None = None      # MLM: the [MASK] id; None: the model's last id, config.vocab_size - 1
     device: str | None = None       # None: core.get_device()
     autocast: bool = True           # mixed precision where core.autocast_dtype says so (bf16 on CUDA; never on CPU)
     compile: bool = False           # torch.compile the model
     seed: int = 1337                # for the data stream, dropout and MLM masking
     checkpoint_dir: str | None = None       # save here after the last step (and every checkpoint_interval steps)
     checkpoint_interval: int | None = None
-    progress: bool = True           # a tqdm progress bar
+    progress: bool = True           # a progress bar (core.progress: off in tests and where LLM_FROM_SCRATCH_PROGRESS=0)
     plot: bool | None = None        # a live loss plot; None: when running in a notebook
     log: bool = True                # print a line per evaluation
 
     def __post_init__(self):
-        self.betas = tuple(self.betas)
-        for k in ('max_steps', 'batch_size', 'context_length', 'grad_accum'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be a positive integer, got {v!r}")
-        lr_at(0, self.lr, self.min_lr, self.warmup_steps, self.max_steps)          # checks the schedule
-        if self.objective not in ('clm', 'mlm'): raise ValueError(f"objective must be 'clm' or 'mlm', got {self.objective!r}")
+        for k in ('max_steps', 'batch_size', 'context_length', 'grad_accum'): check_positive_int(k, getattr(self, k))
+        check_number('lr', self.lr, lo=0, lo_open=True); check_number('min_lr', self.min_lr, lo=0)
+        lr_at(0, self.lr, self.min_lr, self.warmup_steps, self.max_steps)          # the schedule's own checks
+        check_number('weight_decay', self.weight_decay, lo=0)
+        self.betas = _check_betas(self.betas)
+        check_number('grad_clip', self.grad_clip, lo=0)
+        check_int('eval_interval', self.eval_interval, lo=0)
+        for k in ('eval_tokens', 'patience', 'checkpoint_interval'):
+            if getattr(self, k) is not None: check_positive_int(k, getattr(self, k))
+        check_choice('objective', self.objective, OBJECTIVES)
+        check_number('mask_prob', self.mask_prob, 0, 1, lo_open=True, hi_open=True)
+        if self.mask_id is not None: check_int('mask_id', self.mask_id, lo=0)
+        if isinstance(self.device, torch.device): self.device = str(self.device)
+        if self.device is not None and not isinstance(self.device, str):
+            raise ValueError(f"device must be a device name such as 'cpu' or 'cuda', or None, got {self.device!r}")
+        for k in ('autocast', 'compile', 'progress', 'log'): _check_bool(k, getattr(self, k))
+        _check_bool('plot', self.plot, allow_none=True)
+        check_int('seed', self.seed, 0, 2**32 - 1)
+        if isinstance(self.checkpoint_dir, Path): self.checkpoint_dir = str(self.checkpoint_dir)
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, str):
+            raise ValueError(f"checkpoint_dir must be a path or None, got {self.checkpoint_dir!r}")
 
-# %% ../nbs/08_pretraining.ipynb #0c4d8173
+# %% ../nbs/08_pretraining.ipynb #b01702ab
 CHECKPOINT_FORMAT = 1
-MODEL_CLASSES = {'GPT': (GPT, GPTConfig), 'EncoderLM': (EncoderLM, EncoderLMConfig)}   # name -> (model, config)
+CHECKPOINT_FILES = ('checkpoint.json', 'model.safetensors', 'state.pt', 'tokenizer.json')
+MODEL_CLASSES = {'GPT': (GPT, GPTConfig), 'EncoderLM': (EncoderLM, EncoderLMConfig),       # name -> (model, config)
+                 'Transformer': (Transformer, TransformerConfig)}
 
 def _unwrap(model: nn.Module) -> nn.Module:
     "The plain model inside torch.compile and DistributedDataParallel wrappers."
@@ -246,9 +308,21 @@ def _set_rng_states(plain: dict, tensors: dict):
     torch.set_rng_state(tensors['torch'])
     if 'cuda' in tensors and torch.cuda.is_available(): torch.cuda.set_rng_state_all(tensors['cuda'])
 
-# %% ../nbs/08_pretraining.ipynb #b01702ab
-def save_checkpoint(path: str | Path, # the checkpoint directory (replaced atomically)
-                    model: nn.Module,
+def _check_replaceable(path: Path):
+    "Refuse to replace anything at `path` but a checkpoint directory (or an empty directory)."
+    if not os.path.lexists(path): return
+    if not path.is_dir(): raise ValueError(f"{path} exists and is not a checkpoint directory but a file: refusing to replace it")
+    names = sorted(p.name for p in path.iterdir())
+    if not names or ('checkpoint.json' in names and set(names) <= set(CHECKPOINT_FILES)): return
+    sub = path/'checkpoint'
+    hint = (f"did you mean {sub}?" if (sub/'checkpoint.json').is_file() else
+            f"give the checkpoint a directory of its own, e.g. {sub}")
+    shown = ', '.join(names[:4]) + (', ...' if len(names) > 4 else '')
+    raise ValueError(f"{path} exists and is not a checkpoint written by save_checkpoint (it holds {shown}): "
+                     f"refusing to replace it; {hint}")
+
+def save_checkpoint(path: str | Path, # the checkpoint directory (replaced atomically; must be a checkpoint if it exists)
+                    model: nn.Module, # a model with a dataclass `.config`
                     optimizer: torch.optim.Optimizer | None = None,
                     step: int = 0, # optimiser steps taken
                     train_config: TrainConfig | None = None,
@@ -258,7 +332,15 @@ def save_checkpoint(path: str | Path, # the checkpoint directory (replaced atomi
                    ) -> Path:
     "Write model, optimiser, step, RNG states, configs and tokenizer to the directory `path`, atomically."
     from safetensors.torch import save_model
-    model, path = _unwrap(model), Path(path)
+    model, path = _unwrap(model), recover_path(Path(path))        # finish a replacement a killed process left halfway
+    if not is_dataclass(getattr(model, 'config', None)):
+        raise TypeError(f"model must have a dataclass .config (GPT, EncoderLM, Transformer), got {type(model).__name__}")
+    step = check_int('step', step, lo=0)
+    if train_config is not None and not isinstance(train_config, TrainConfig):
+        raise TypeError(f"train_config must be a TrainConfig or None, got {type(train_config).__name__}")
+    try: json.dumps(extra or {})
+    except (TypeError, ValueError) as e: raise TypeError(f"extra must be JSON-serialisable: {e}") from None
+    _check_replaceable(path)
     rng_plain, rng_tensors = _rng_states()
     if data_generator is not None: rng_tensors['data'] = data_generator.get_state()
     with atomic_path(path, is_dir=True) as tmp:
@@ -288,9 +370,16 @@ class Checkpoint:
 
     def restore_rng(self):
         "Put Python's, NumPy's and PyTorch's random number generators back where they were at the save."
-        _set_rng_states(self.meta['rng'], self.state['rng'])
+        try: _set_rng_states(self.meta['rng'], self.state['rng'])
+        except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as e:
+            raise ValueError(f"checkpoint {self.path} holds random-generator states that cannot be restored ({e})") from None
+
+_TOKENIZERS = {'CharTokenizer': CharTokenizer, 'BPETokenizer': BPETokenizer}
+_MANIFEST = {'model_class': str, 'model_config': dict, 'train_config': (dict, type(None)), 'tokenizer': (str, type(None)),
+             'step': int, 'rng': dict, 'extra': dict, 'files': dict}          # field -> the JSON type save_checkpoint writes
 
 def _read_manifest(path: Path) -> dict:
+    "checkpoint.json, checked: its structure, and the presence, size and SHA-256 of every file it lists."
     if not path.is_dir(): raise FileNotFoundError(f"no checkpoint directory at {path}")
     manifest = path/'checkpoint.json'
     if not manifest.is_file(): raise FileNotFoundError(f"{path} is not a checkpoint: {manifest.name} is missing")
@@ -298,7 +387,15 @@ def _read_manifest(path: Path) -> dict:
     except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"checkpoint file {manifest} is corrupt or truncated ({e})") from None
     if not isinstance(meta, dict) or meta.get('format') != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint file {manifest} is not format {CHECKPOINT_FORMAT} written by save_checkpoint")
-    for name, want in meta['files'].items():
+    for k, kind in _MANIFEST.items():
+        if not isinstance(meta.get(k), kind) or isinstance(meta.get(k), bool) or (k == 'step' and meta[k] < 0):
+            raise ValueError(f"checkpoint file {manifest} is not a valid manifest: its {k!r} is {meta.get(k)!r}")
+    files, needed = meta['files'], {'model.safetensors', 'state.pt'} | ({'tokenizer.json'} if meta['tokenizer'] else set())
+    if not needed <= set(files) <= set(CHECKPOINT_FILES[1:]):
+        raise ValueError(f"checkpoint file {manifest} is not a valid manifest: it lists {sorted(files)}, expected {sorted(needed)}")
+    for name, want in files.items():
+        if not (isinstance(want, dict) and isinstance(want.get('bytes'), int) and isinstance(want.get('sha256'), str)):
+            raise ValueError(f"checkpoint file {manifest} is not a valid manifest: files[{name!r}] is {want!r}")
         f = path/name
         if not f.is_file(): raise FileNotFoundError(f"checkpoint file {f} is missing")
         if f.stat().st_size != want['bytes']:
@@ -306,6 +403,12 @@ def _read_manifest(path: Path) -> dict:
         if sha256_file(f) != want['sha256']:
             raise ValueError(f"checkpoint file {f} is corrupt: its SHA-256 differs from the one recorded at the save")
     return meta
+
+def _build(cls, settings: dict, manifest: Path, what: str):
+    "`cls(**settings)`, or an error naming the manifest whose settings do not fit."
+    try: return cls(**settings)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"checkpoint file {manifest} has a {what} that {cls.__name__} does not accept: {e}") from None
 
 def _check_config(path: Path, meta: dict, model: nn.Module):
     if type(model).__name__ != meta['model_class']:
@@ -317,10 +420,13 @@ def _check_config(path: Path, meta: dict, model: nn.Module):
                              f"the model has {k}={ours.get(k)!r}")
 
 def _load_state(f: Path) -> dict:
-    try: return torch.load(f, map_location='cpu', weights_only=True)
+    try: state = torch.load(f, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         raise ValueError(f"checkpoint file {f} holds objects other than tensors and plain data; refusing to unpickle it "
                          f"(weights_only=True): {str(e).splitlines()[0]}") from None
+    if not (isinstance(state, dict) and 'optimizer' in state and isinstance(state.get('rng'), dict)):
+        raise ValueError(f"checkpoint file {f} is not a state file written by save_checkpoint (no optimizer and rng entries)")
+    return state
 
 def load_checkpoint(path: str | Path, # a directory written by `save_checkpoint`
                     model: nn.Module | None = None, # load into this model (its config must match); None: build one
@@ -329,24 +435,29 @@ def load_checkpoint(path: str | Path, # a directory written by `save_checkpoint`
                    ) -> Checkpoint:
     "Verify and read a checkpoint: weights into `model` (or a new model), optimiser state into `optimizer`."
     from safetensors.torch import load_model
-    path = Path(path)
+    path = recover_path(Path(path))                   # first finish a replacement that a killed process left halfway
     meta = _read_manifest(path)
+    manifest = path/'checkpoint.json'
     if model is None:
         if meta['model_class'] not in MODEL_CLASSES:
             raise ValueError(f"checkpoint {path} holds a {meta['model_class']}; known classes: {', '.join(MODEL_CLASSES)}")
         model_cls, config_cls = MODEL_CLASSES[meta['model_class']]
-        model = model_cls(config_cls(**meta['model_config']))
+        model = model_cls(_build(config_cls, meta['model_config'], manifest, 'model_config'))
     _check_config(path, meta, _unwrap(model))
     load_model(_unwrap(model), str(path/'model.safetensors'), strict=True, device=str(device))
     state = _load_state(path/'state.pt')
     if optimizer is not None:
         if state['optimizer'] is None: raise ValueError(f"checkpoint {path} has no optimiser state to resume from")
         optimizer.load_state_dict(state['optimizer'])
-    tokenizer = None
-    if meta['tokenizer'] is not None:
-        tokenizer = {'CharTokenizer': CharTokenizer, 'BPETokenizer': BPETokenizer}[meta['tokenizer']].load(path/'tokenizer.json')
+    tokenizer, kind = None, meta['tokenizer']
+    if kind is not None:
+        if kind not in _TOKENIZERS: raise ValueError(f"checkpoint file {manifest} names an unknown tokenizer {kind!r}; known: {', '.join(_TOKENIZERS)}")
+        try: tokenizer = _TOKENIZERS[kind].load(path/'tokenizer.json')
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise ValueError(f"checkpoint file {path/'tokenizer.json'} is not a valid {kind} file ({e})") from None
     tc = meta['train_config']
-    return Checkpoint(path, model, meta['step'], TrainConfig(**tc) if tc else None, tokenizer, meta['extra'], meta, state)
+    return Checkpoint(path, model, meta['step'], _build(TrainConfig, tc, manifest, 'train_config') if tc else None,
+                      tokenizer, meta['extra'], meta, state)
 
 # %% ../nbs/08_pretraining.ipynb #083f36b4
 @dataclass
@@ -380,7 +491,6 @@ class Distributed:
     def close(self):
         if self.owns_group: torch.distributed.destroy_process_group()
 
-# %% ../nbs/08_pretraining.ipynb #feb0e7b2
 def new_history() -> dict:
     "An empty training history: per-step losses and learning rates, per-evaluation validation figures."
     return {'step': [], 'train_loss': [], 'lr': [], 'eval_step': [], 'val_loss': [], 'val_accuracy': [],
@@ -397,7 +507,8 @@ def plot_history(history: dict, ax=None, title: str | None = None):
         ax.plot(s, l, color='tab:blue', alpha=0.25, lw=0.7)
         ax.plot(s[k - 1:], np.convolve(l, np.ones(k) / k, mode='valid'), color='tab:blue', label='train (running mean)')
     if history['eval_step']: ax.plot(history['eval_step'], history['val_loss'], 'o-', color='tab:orange', ms=4, label='validation')
-    ax.set_xlabel('step'); ax.set_ylabel('loss (nats per token)'); ax.grid(alpha=0.3); ax.legend()
+    ax.set_xlabel('step'); ax.set_ylabel('loss (nats per token)'); ax.grid(alpha=0.3)
+    if len(l) or history['eval_step']: ax.legend()
     if title: ax.set_title(title)
     return ax
 
@@ -418,11 +529,11 @@ class LivePlot:
         if self.handle is None: self.handle = display(self.fig, display_id=True)
         else: self.handle.update(self.fig)
 
-def _batches(data, cfg: TrainConfig, gen: torch.Generator, dist: Distributed, vocab: int):
+def _batches(data, cfg: TrainConfig, gen: torch.Generator, dist: Distributed, vocab_size: int, mask_id: int | None):
     "This process's micro-batches of the step's global batch; the global batch is the same whatever the number of processes."
     rows = cfg.batch_size * cfg.grad_accum                                          # per process
     x, y = get_batch(data, rows * dist.world, cfg.context_length, 'cpu', gen)       # (world·rows, T)
-    if cfg.objective == 'mlm': x, y = mask_tokens(x, vocab, vocab, cfg.mask_prob, gen)        # [MASK] is the id after the vocabulary
+    if cfg.objective == 'mlm': x, y = mask_tokens(x, mask_id, vocab_size, cfg.mask_prob, gen)
     x, y = x[dist.rank * rows:(dist.rank + 1) * rows], y[dist.rank * rows:(dist.rank + 1) * rows]
     return [(xb.to(dist.device), yb.to(dist.device)) for xb, yb in zip(x.split(cfg.batch_size), y.split(cfg.batch_size))]
 
@@ -431,74 +542,97 @@ def _check_finite(value: float, step: int, lr: float, what: str = 'training loss
         raise FloatingPointError(f"training stopped at step {step}: the {what} is {value} (not finite). Lower the "
                                  f"learning rate (it was {lr:.3g}), keep gradient clipping on, or check the data for bad token ids")
 
+def _check_train_args(model, train_data, val_data, config, tokenizer, stop_at, info):
+    "`train`'s arguments checked: (config, train ids, val ids, stop_at, the model's vocab_size, the MLM [MASK] id or None)."
+    cfg = TrainConfig() if config is None else config
+    if not isinstance(cfg, TrainConfig): raise TypeError(f"config must be a TrainConfig or None, got {type(cfg).__name__}")
+    train_data = _as_array(train_data, 'train_data')
+    val_data = None if val_data is None else _as_array(val_data, 'val_data')
+    _check_context(len(train_data), cfg.context_length, 'the training data')
+    if stop_at is not None: stop_at = check_int('stop_at', stop_at, lo=0)
+    if info is not None:
+        try: ok = isinstance(info, dict) and bool(json.dumps(info))
+        except (TypeError, ValueError): ok = False
+        if not ok: raise TypeError(f"info must be a JSON-serialisable dict or None, got {info!r}")
+    if tokenizer is not None and not callable(getattr(tokenizer, 'save', None)):
+        raise TypeError(f"tokenizer must have a .save(path) method (a CharTokenizer or BPETokenizer), got {type(tokenizer).__name__}")
+    V = getattr(getattr(_unwrap(model), 'config', None), 'vocab_size', None)
+    if not isinstance(V, int): raise TypeError(f"model must have a .config.vocab_size (a GPT or EncoderLM), got {type(model).__name__}")
+    mask_id = None
+    if cfg.objective == 'mlm': mask_id = V - 1 if cfg.mask_id is None else check_int('mask_id', cfg.mask_id, 0, V - 1)
+    return cfg, train_data, val_data, stop_at, V, mask_id
+
 # %% ../nbs/08_pretraining.ipynb #126a6026
 def train(model: nn.Module, # GPT or EncoderLM (anything with .config.vocab_size returning (logits, loss))
-          train_data, # 1-D token ids
-          val_data=None, # 1-D token ids for evaluation, or None
+          train_data, # 1-D integer token ids
+          val_data=None, # 1-D integer token ids for evaluation, or None
           config: TrainConfig | None = None,
           tokenizer=None, # saved in checkpoints
           resume: str | Path | None = None, # a checkpoint directory to continue from
-          stop_at: int | None = None, # stop after this step (the schedule still runs to max_steps)
+          stop_at: int | None = None, # stop after this step (the schedule still runs to max_steps); None: no early stop
           info: dict | None = None, # JSON-able facts to keep in the checkpoints, e.g. the corpus
          ) -> dict:
     "Pretrain `model`; returns the history: loss and lr per step, validation loss per evaluation, tokens/s."
-    cfg = config or TrainConfig()
+    cfg, train_data, val_data, stop_at, V, mask_id = _check_train_args(model, train_data, val_data, config, tokenizer, stop_at, info)
     dist = Distributed.setup(cfg.device)
+    if cfg.checkpoint_dir and dist.main: _check_replaceable(Path(cfg.checkpoint_dir))    # now, not after the training
     raw = _unwrap(model).to(dist.device)
-    vocab = raw.config.vocab_size - (cfg.objective == 'mlm')                 # MLM: the last id is [MASK]
-    _check_context(len(train_data), cfg.context_length, 'the training data')
     set_seed(cfg.seed + dist.rank)                                           # dropout differs between processes
     opt = configure_optimizer(raw, cfg.lr, cfg.weight_decay, cfg.betas)
     gen = torch.Generator().manual_seed(cfg.seed)                            # the data stream, the same in every process
     hist, start = new_history(), 0
-    if resume is not None:
+    if resume is not None:                                                   # resume: everything the future depends on
         ck = load_checkpoint(resume, raw, opt, dist.device)
-        if 'data' not in ck.state['rng'] or 'history' not in ck.extra:
+        h = ck.extra.get('history')
+        if 'data' not in ck.state['rng'] or not (isinstance(h, dict) and set(new_history()) <= set(h)):
             raise ValueError(f"checkpoint {resume} was not written by train(): it has no data stream or history to resume")
-        start, hist = ck.step, {**ck.extra['history'], 'stopped': None}
+        start, hist = ck.step, {**h, 'stopped': None}
         gen.set_state(ck.state['rng']['data']); ck.restore_rng()
-    ddp = nn.parallel.DistributedDataParallel(raw) if dist.world > 1 else None
+    if stop_at is not None and stop_at < start:
+        raise ValueError(f"stop_at={stop_at} is before step {start}, where the checkpoint {resume} stands")
+    end = cfg.max_steps if stop_at is None else min(cfg.max_steps, stop_at)
+    ddp = nn.parallel.DistributedDataParallel(raw) if dist.world > 1 else None      # several processes
     net = torch.compile(ddp or raw) if cfg.compile else (ddp or raw)
-    dtype = autocast_dtype(dist.device) if cfg.autocast else None             # bf16 on CUDA, None (fp32) on CPU
+    dtype = autocast_dtype(dist.device) if cfg.autocast else None             # mixed precision: bf16 on CUDA, None on CPU
     scaler = torch.amp.GradScaler(dist.device.type, enabled=dtype == torch.float16)   # only fp16 needs loss scaling
     plot = LivePlot() if dist.main and (cfg.plot or (cfg.plot is None and _in_notebook())) else None
-    end = min(cfg.max_steps, stop_at or cfg.max_steps)
+    bar = progress(range(start, end), initial=start, total=end, disable=not (cfg.progress and dist.main))
 
-    def evaluate_and_log(step) -> bool:                                     # True: stop early
+    def evaluate_and_log(step) -> bool:                                     # evaluation, log, plot; True: stop early
         if val_data is None: return False
         r = evaluate(raw, val_data, cfg.context_length, cfg.batch_size, cfg.eval_tokens, cfg.objective,
-                     vocab, vocab, cfg.mask_prob, cfg.seed, dist.rank, dist.world)
+                     mask_id, V, cfg.mask_prob, cfg.seed, dist.rank, dist.world)
         _check_finite(r['loss'], step, hist['lr'][-1] if hist['lr'] else 0.0, 'validation loss')
         hist['eval_step'].append(step); hist['val_loss'].append(r['loss']); hist['val_accuracy'].append(r['accuracy'])
         recent = hist['train_loss'][-(cfg.eval_interval or len(hist['train_loss'])):]
         if dist.main and cfg.log:
-            tqdm.write(f"step {step:5d}: " + (f"train {np.mean(recent):.4f}, " if recent else '') +
-                       f"val {r['loss']:.4f} (perplexity {r['perplexity']:.2f}" +
-                       (f", masked-token accuracy {r['accuracy']:.1%})" if cfg.objective == 'mlm' else ')'))
+            bar.write(f"step {step:5d}: " + (f"train {np.mean(recent):.4f}, " if recent else '') +
+                      f"val {r['loss']:.4f} (perplexity {r['perplexity']:.2f}" +
+                      (f", masked-token accuracy {r['accuracy']:.1%})" if cfg.objective == 'mlm' else ')'))
         if plot: plot.update(hist)
         return cfg.patience is not None and np.argmin(hist['val_loss']) < len(hist['val_loss']) - cfg.patience
 
-    def save(step):
+    def save(step):                                                         # checkpoints (rank 0 only)
         if cfg.checkpoint_dir and dist.main:
             save_checkpoint(cfg.checkpoint_dir, raw, opt, step, cfg, tokenizer, {**(info or {}), 'history': hist}, gen)
 
-    if start == 0 and cfg.eval_interval: evaluate_and_log(0)
+    if start == 0 and not hist['eval_step'] and (cfg.eval_interval or end == 0): evaluate_and_log(0)
     raw.train(); done, busy = start, 0.0
-    for step in (bar := tqdm(range(start, end), initial=start, total=end, disable=not (cfg.progress and dist.main))):
+    for step in bar:
         t0 = time.perf_counter()
-        lr = lr_at(step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.max_steps)
+        lr = lr_at(step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.max_steps)      # the schedule
         for group in opt.param_groups: group['lr'] = lr
-        micro = _batches(train_data, cfg, gen, dist, vocab)
+        micro = _batches(train_data, cfg, gen, dist, V, mask_id)                    # this process's micro-batches
         loss_sum = torch.zeros((), device=dist.device)
-        for i, (x, y) in enumerate(micro):
-            last = i == len(micro) - 1                                      # DDP: all-reduce on the last micro-batch only
+        for i, (x, y) in enumerate(micro):                                          # gradient accumulation
+            last = i == len(micro) - 1                                              # DDP: all-reduce on the last only
             with (ddp.no_sync() if ddp and not last else contextlib.nullcontext()), \
                  torch.autocast(dist.device.type, dtype=dtype, enabled=dtype is not None):
                 _, loss = net(x, y)
             scaler.scale(loss / len(micro)).backward()
             loss_sum += loss.detach().float() / len(micro)
-        loss = dist.mean(loss_sum).item()                                    # the global batch's mean loss
-        _check_finite(loss, step, lr)
+        loss = dist.mean(loss_sum).item()                                           # the global batch's mean loss
+        _check_finite(loss, step, lr)                                               # the NaN guard
         if cfg.grad_clip:
             scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
@@ -507,7 +641,7 @@ def train(model: nn.Module, # GPT or EncoderLM (anything with .config.vocab_size
         bar.set_postfix(loss=f'{loss:.3f}', lr=f'{lr:.2e}', refresh=False)
         done, busy = step + 1, busy + time.perf_counter() - t0
         if (cfg.eval_interval and done % cfg.eval_interval == 0) or done == end:
-            if evaluate_and_log(done):
+            if evaluate_and_log(done):                                              # early stopping
                 hist['stopped'] = f'early stopping at step {done}: no lower validation loss in {cfg.patience} evaluations'
                 break
         if cfg.checkpoint_interval and done % cfg.checkpoint_interval == 0 and done < end: save(done)
@@ -522,22 +656,29 @@ def train(model: nn.Module, # GPT or EncoderLM (anything with .config.vocab_size
 # %% ../nbs/08_pretraining.ipynb #6de38528
 @torch.no_grad()
 def sample(model: nn.Module, # a GPT
-           ids: torch.Tensor, # (B, T) prompt ids
+           ids: torch.Tensor, # (B, T) prompt ids, T >= 1
            max_new_tokens: int,
-           temperature: float = 1.0, # < 1 sharpens the distribution, > 1 flattens it
+           temperature: float = 1.0, # < 1 sharpens the distribution, > 1 flattens it; 0: greedy
            top_k: int | None = None, # keep only the k most likely tokens
            generator: torch.Generator | None = None,
           ) -> torch.Tensor: # (B, T + max_new_tokens)
-    "Extend `ids` one token at a time by sampling from the model's softmax (no cache: chapter 09 adds one)."
-    if temperature <= 0: raise ValueError(f"temperature must be positive, got {temperature}")
+    "Extend `ids` one token at a time by sampling from the model's softmax (no key/value cache)."
+    check_tensor('ids', ids, ndim=2, kind='int', shape='(batch, time)')
+    if ids.shape[1] == 0: raise ValueError("ids must hold at least one token per row (the prompt), got shape (B, 0)")
+    max_new_tokens = check_int('max_new_tokens', max_new_tokens, lo=0)
+    temperature = check_number('temperature', temperature, lo=0)
+    if top_k is not None: top_k = check_positive_int('top_k', top_k)
     was_training = model.training; model.eval()
     for _ in range(max_new_tokens):
-        logits = model(ids[:, -model.config.block_size:])[0][:, -1, :].float() / temperature    # (B, V)
-        if top_k is not None:
-            kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-            logits = logits.masked_fill(logits < kth, float('-inf'))
-        nxt = torch.multinomial(F.softmax(logits, dim=-1).cpu(), 1, generator=generator).to(ids.device)  # (B, 1)
-        ids = torch.cat([ids, nxt], dim=1)
+        logits = model(ids[:, -model.config.block_size:])[0][:, -1, :].float()          # (B, V)
+        if temperature == 0: nxt = logits.argmax(-1, keepdim=True)                     # greedy
+        else:
+            logits = logits / temperature
+            if top_k is not None:
+                kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+                logits = logits.masked_fill(logits < kth, float('-inf'))
+            nxt = torch.multinomial(F.softmax(logits, dim=-1).cpu(), 1, generator=generator).to(ids.device)  # (B, 1)
+        ids = torch.cat([ids, nxt.to(ids.dtype)], dim=1)
     model.train(was_training)
     return ids
 
@@ -561,7 +702,8 @@ PRESETS = {
 
 def get_preset(name: str) -> Preset:
     "A copy of the preset called `name`."
-    if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; available presets: {', '.join(PRESETS)}")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available presets: {', '.join(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
 
 # %% ../nbs/08_pretraining.ipynb #fcdc06a8
@@ -586,15 +728,18 @@ def pretrain(preset: str = 'cpu-tiny', # a key of PRESETS
              out_dir: str | Path = 'pretrain_out', # gets checkpoint/, loss.png and results.json
              corpus: str = 'shakespeare', # a corpus name or a UTF-8 text file (`load_corpus`)
              resume: bool = False, # continue from out_dir/checkpoint (its settings win over the preset's)
-             stop_at: int | None = None, # stop after this step; resume later
+             stop_at: int | None = None, # stop after this step, resume later; None: no early stop; 0: no training step
              **overrides, # any GPTConfig or TrainConfig field, e.g. max_steps=500, n_layer=6
             ) -> dict:
     "The job behind `llm-from-scratch pretrain`: train a GPT from a preset, evaluate it on the whole validation split, save everything."
     out = Path(out_dir); ck_dir = out/'checkpoint'
+    _check_bool('resume', resume)
+    if stop_at is not None: check_int('stop_at', stop_at, lo=0)
     model_over, train_over = _split_overrides(overrides)
     if resume:
         ck = load_checkpoint(ck_dir)
         model, tok, name, corpus = ck.model, ck.tokenizer, ck.extra.get('preset', preset), ck.extra.get('corpus', corpus)
+        if ck.train_config is None or tok is None: raise ValueError(f"checkpoint {ck_dir} was not written by pretrain: no training settings or tokenizer")
         tcfg = replace(ck.train_config, **train_over)
     else:
         p, name = get_preset(preset), preset
@@ -622,12 +767,16 @@ def pretrain(preset: str = 'cpu-tiny', # a key of PRESETS
 def generate_text(checkpoint: str | Path, # a checkpoint directory with a tokenizer
                   prompt: str = '\n', # the text to continue
                   max_new_tokens: int = 300,
-                  temperature: float = 0.8,
+                  temperature: float = 0.8, # 0: greedy
                   top_k: int | None = None,
                   seed: int | None = None, # for a repeatable sample
                   device: str | None = None,
                  ) -> str:
     "Load a checkpoint and continue `prompt` by `max_new_tokens` sampled tokens; returns prompt + continuation."
+    if not isinstance(prompt, str): raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    check_int('max_new_tokens', max_new_tokens, lo=0); check_number('temperature', temperature, lo=0)
+    if top_k is not None: check_positive_int('top_k', top_k)
+    if seed is not None: check_int('seed', seed, lo=0)
     ck = load_checkpoint(checkpoint, device=get_device(device))
     if ck.tokenizer is None: raise ValueError(f"checkpoint {checkpoint} has no tokenizer.json: it cannot turn text into ids")
     ids = ck.tokenizer.encode(prompt or '\n')
@@ -643,7 +792,9 @@ def flops_per_token(n_params: int, # N: the weights in matrix products (all but 
                     n_layer: int, n_embd: int, # L, d
                     context_length: int, # T
                    ) -> float:
-    "Training FLOPs per token, forward and backward: 6N for the weight matrices + 12·L·d·T for attention."
+    "Training FLOPs per token, forward and backward: 6N + 12·L·d·T for attention."
+    n_params, n_layer = check_positive_int('n_params', n_params), check_positive_int('n_layer', n_layer)
+    n_embd, context_length = check_positive_int('n_embd', n_embd), check_positive_int('context_length', context_length)
     return 6 * n_params + 12 * n_layer * n_embd * context_length
 
 def matmul_params(model: nn.Module) -> int:
@@ -657,5 +808,6 @@ def estimate_mfu(model: nn.Module, # a GPT (its config gives L, d)
                  peak_flops: float, # the hardware's peak FLOP/s, e.g. PEAK_FLOPS['H100 SXM bf16']
                 ) -> float:
     "Model FLOPs utilisation: the FLOP/s the model's arithmetic needs at `tokens_per_s`, as a fraction of `peak_flops`."
+    tokens_per_s, peak_flops = check_number('tokens_per_s', tokens_per_s, lo=0), check_number('peak_flops', peak_flops, lo=0, lo_open=True)
     c = _unwrap(model).config
     return flops_per_token(matmul_params(model), c.n_layer, c.n_embd, context_length) * tokens_per_s / peak_flops
