@@ -14,8 +14,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from .core import (get_device, autocast_dtype, set_seed, cache_dir, atomic_path, recover_path, in_test,
-                                   sha256_file, progress, check_int, check_positive_int, check_number, check_choice,
-                                   check_tensor)
+                                   sha256_file, progress, show_progress, check_int, check_positive_int, check_number,
+                                   check_choice, check_tensor)
 from .cleaning import load_corpus
 from .tokenization import CharTokenizer, BPETokenizer, corpus_tokenizer
 from .transformer import GPT, GPTConfig, EncoderLM, EncoderLMConfig, Transformer, TransformerConfig
@@ -25,7 +25,8 @@ __all__ = ['IGNORE_INDEX', 'OBJECTIVES', 'ADAMW_BETAS', 'CHECKPOINT_FORMAT', 'CH
            'PEAK_FLOPS', 'encode_to_file', 'token_ids', 'get_batch', 'evaluate', 'bits_per_char', 'mask_tokens',
            'configure_optimizer', 'lr_at', 'TrainConfig', 'save_checkpoint', 'Checkpoint', 'load_checkpoint',
            'Distributed', 'new_history', 'plot_history', 'LivePlot', 'train', 'sample', 'Preset', 'get_preset',
-           'save_loss_plot', 'pretrain', 'generate_text', 'flops_per_token', 'matmul_params', 'estimate_mfu']
+           'save_loss_plot', 'pretrain', 'generate_text', 'pretrained', 'flops_per_token', 'matmul_params',
+           'estimate_mfu']
 
 # %% ../nbs/08_pretraining.ipynb #8e193a94
 def encode_to_file(tokenizer, # anything with `.encode(text) -> list[int]` and `.vocab_size`
@@ -616,6 +617,15 @@ def train(model: nn.Module, # GPT or EncoderLM (anything with .config.vocab_size
         if cfg.checkpoint_dir and dist.main:
             save_checkpoint(cfg.checkpoint_dir, raw, opt, step, cfg, tokenizer, {**(info or {}), 'history': hist}, gen)
 
+    pending, read_every = [], 1 if dist.device.type == 'cpu' else 16          # a host read is free on a CPU, a sync on a GPU
+    def read_losses():                                                      # the pending losses to Python, through the NaN guard
+        if not pending: return
+        for (s, l, _), v in zip(pending, torch.stack([p[2] for p in pending]).tolist()):
+            _check_finite(v, s, l)
+            hist['step'].append(s); hist['train_loss'].append(v); hist['lr'].append(l)
+        bar.set_postfix(loss=f"{hist['train_loss'][-1]:.3f}", lr=f"{hist['lr'][-1]:.2e}", refresh=False)
+        pending.clear()
+
     if start == 0 and not hist['eval_step'] and (cfg.eval_interval or end == 0): evaluate_and_log(0)
     raw.train(); done, busy = start, 0.0
     for step in bar:
@@ -631,20 +641,22 @@ def train(model: nn.Module, # GPT or EncoderLM (anything with .config.vocab_size
                 _, loss = net(x, y)
             scaler.scale(loss / len(micro)).backward()
             loss_sum += loss.detach().float() / len(micro)
-        loss = dist.mean(loss_sum).item()                                           # the global batch's mean loss
-        _check_finite(loss, step, lr)                                               # the NaN guard
+        pending.append((step, lr, dist.mean(loss_sum)))                             # the global batch's mean loss
+        if len(pending) >= read_every: read_losses()                                # the NaN guard, before the update
         if cfg.grad_clip:
             scaler.unscale_(opt)
             nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
         scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
-        hist['step'].append(step); hist['train_loss'].append(loss); hist['lr'].append(lr)
-        bar.set_postfix(loss=f'{loss:.3f}', lr=f'{lr:.2e}', refresh=False)
         done, busy = step + 1, busy + time.perf_counter() - t0
-        if (cfg.eval_interval and done % cfg.eval_interval == 0) or done == end:
+        evaluating, saving = (cfg.eval_interval and done % cfg.eval_interval == 0) or done == end, \
+                             cfg.checkpoint_interval and done % cfg.checkpoint_interval == 0 and done < end
+        if evaluating or saving: read_losses()                                      # the history is complete before it is used
+        if evaluating:
             if evaluate_and_log(done):                                              # early stopping
                 hist['stopped'] = f'early stopping at step {done}: no lower validation loss in {cfg.patience} evaluations'
                 break
-        if cfg.checkpoint_interval and done % cfg.checkpoint_interval == 0 and done < end: save(done)
+        if saving: save(done)
+    read_losses()
     bar.close()
     tokens = (done - start) * cfg.batch_size * cfg.grad_accum * cfg.context_length * dist.world
     hist['tokens_per_s'] = tokens / busy if busy else None                 # training steps only, not evaluation
@@ -698,6 +710,10 @@ PRESETS = {
     'shakespeare-char': Preset(dict(n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False),
                                dict(max_steps=2000, batch_size=12, context_length=64, lr=1e-3, min_lr=1e-4, warmup_steps=100,
                                     eval_interval=250, eval_tokens=65536), 'char', "nanoGPT's CPU recipe for Shakespeare"),
+    'shakespeare-bpe': Preset(dict(n_layer=6, n_head=4, n_embd=128, dropout=0.1, bias=False),
+                              dict(max_steps=3000, batch_size=12, context_length=128, lr=1e-3, min_lr=1e-4, warmup_steps=150,
+                                   eval_interval=250, eval_tokens=65536), 'bpe',
+                              "section 16's longer run on BPE tokens: the pretrained model later chapters adapt"),
 }
 
 def get_preset(name: str) -> Preset:
@@ -784,6 +800,18 @@ def generate_text(checkpoint: str | Path, # a checkpoint directory with a tokeni
     g = torch.Generator().manual_seed(seed) if seed is not None else None
     x = torch.tensor([ids], dtype=torch.long, device=next(ck.model.parameters()).device)
     return ck.tokenizer.decode(sample(ck.model, x, max_new_tokens, temperature, top_k, g)[0].tolist())
+
+def pretrained(preset: str = 'shakespeare-bpe', # a key of PRESETS
+               corpus: str = 'shakespeare', # as for `pretrain`
+               **overrides, # settings that differ from the preset, part of the cache key (e.g. max_steps=20 in a test)
+              ) -> Checkpoint:
+    "A GPT pretrained from `preset`: from `cache_dir('checkpoints')` when there, else trained now by `pretrain` and kept there."
+    get_preset(preset)
+    key = json.dumps([preset, str(corpus), sorted(overrides.items()), CHECKPOINT_FORMAT], default=str)
+    out = cache_dir('checkpoints')/f"{preset}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if not (out/'checkpoint'/'checkpoint.json').is_file():
+        pretrain(preset, out, corpus, **{'plot': False, 'progress': show_progress(), **overrides})
+    return load_checkpoint(out/'checkpoint')
 
 # %% ../nbs/08_pretraining.ipynb #d0762e28
 PEAK_FLOPS = {'A100 bf16': 312e12, 'H100 SXM bf16': 989e12, 'H200 bf16': 989e12, 'V100 fp16': 125e12}
