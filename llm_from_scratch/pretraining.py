@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from .core import (get_device, autocast_dtype, set_seed, cache_dir, atomic_path, recover_path, in_test,
                                    sha256_file, progress, show_progress, check_int, check_positive_int, check_number,
-                                   check_choice, check_tensor)
+                                   check_choice, check_tensor, check_flag)
 from .cleaning import load_corpus
 from .tokenization import CharTokenizer, BPETokenizer, corpus_tokenizer
 from .transformer import GPT, GPTConfig, EncoderLM, EncoderLMConfig, Transformer, TransformerConfig
@@ -225,10 +225,6 @@ def lr_at(step: int, # the optimiser step, from 0
     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (max_lr - min_lr)
 
 # %% ../nbs/08_pretraining.ipynb #fde7673a
-def _check_bool(name: str, value, allow_none: bool = False):
-    if not (isinstance(value, bool) or (allow_none and value is None)):
-        raise ValueError(f"{name} must be True or False{' or None' if allow_none else ''}, got {value!r}")
-
 @dataclass
 class TrainConfig:
     "Everything `train` needs besides the model and the data."
@@ -274,8 +270,8 @@ class TrainConfig:
         if isinstance(self.device, torch.device): self.device = str(self.device)
         if self.device is not None and not isinstance(self.device, str):
             raise ValueError(f"device must be a device name such as 'cpu' or 'cuda', or None, got {self.device!r}")
-        for k in ('autocast', 'compile', 'progress', 'log'): _check_bool(k, getattr(self, k))
-        _check_bool('plot', self.plot, allow_none=True)
+        for k in ('autocast', 'compile', 'progress', 'log'): check_flag(k, getattr(self, k))
+        check_flag('plot', self.plot, allow_none=True)
         check_int('seed', self.seed, 0, 2**32 - 1)
         if isinstance(self.checkpoint_dir, Path): self.checkpoint_dir = str(self.checkpoint_dir)
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, str):
@@ -749,7 +745,7 @@ def pretrain(preset: str = 'cpu-tiny', # a key of PRESETS
             ) -> dict:
     "The job behind `llm-from-scratch pretrain`: train a GPT from a preset, evaluate it on the whole validation split, save everything."
     out = Path(out_dir); ck_dir = out/'checkpoint'
-    _check_bool('resume', resume)
+    check_flag('resume', resume)
     if stop_at is not None: check_int('stop_at', stop_at, lo=0)
     model_over, train_over = _split_overrides(overrides)
     if resume:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re, json, difflib
 from pathlib import Path
 
-from .core import cache_dir, atomic_path, check_int, check_probability, check_choice
+from .core import cache_dir, atomic_path, check_int, check_probability, check_choice, check_text
 from .cleaning import load_clean_works, split_of, CLEANING_VERSION
 
 # %% auto #0
@@ -15,10 +15,6 @@ __all__ = ['ALIGNMENT_VERSION', 'SPELLING_RULES', 'speech_lines', 'normalize_lin
            'folio_modern_pairs', 'modernize_by_rules']
 
 # %% ../nbs/07_folio_to_modern.ipynb #dcbec5c0
-def _check_str(name: str, value) -> str:
-    if not isinstance(value, str): raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    return value
-
 def _check_lines(name: str, lines) -> list[str]:
     "`lines` if it is a list (or tuple) of strings, else a TypeError naming `name`."
     if not isinstance(lines, (list, tuple)): raise TypeError(f"{name} must be a list of lines (str), got {type(lines).__name__}")
@@ -31,18 +27,18 @@ _LABEL = re.compile(r"[^a-z]*[A-Z][^a-z]*\.")               # a speaker label: c
 def speech_lines(text: str, # a cleaned play (`load_clean_works(..., stage_directions=False)`)
                 ) -> list[str]:
     "The spoken lines of a play: no blank lines, no speaker labels."
-    _check_str('text', text)
+    check_text('text', text)
     return [l for l in (l.strip() for l in text.split('\n')) if l and not _LABEL.fullmatch(l)]
 
 def normalize_line(line: str) -> str:
     "Lowercase letters, apostrophes inside words, `&`, and single spaces: the form both sides of a pair take."
-    line = re.sub(r"[^a-z'& ]", '', _check_str('line', line).lower().replace('-', ' '))
+    line = re.sub(r"[^a-z'& ]", '', check_text('line', line).lower().replace('-', ' '))
     return ' '.join(w for w in line.split() if w.strip("'"))
 
 _KEY_LETTERS = str.maketrans('vjy', 'uii')
 def spelling_key(line: str) -> str:
     "A spelling-blind key of a line: its consonants after v→u, j/y→i, vv→w, runs collapsed."
-    s = re.sub(r'[^a-z]', '', _check_str('line', line).lower().replace('vv', 'w').translate(_KEY_LETTERS))
+    s = re.sub(r'[^a-z]', '', check_text('line', line).lower().replace('vv', 'w').translate(_KEY_LETTERS))
     return re.sub(r'(.)\1+', r'\1', re.sub(r'[aeiouw]', '', s))
 
 def align_lines(folio: list[str], # speech lines of the Folio edition of a play
@@ -114,7 +110,7 @@ def modernize_by_rules(line: str, # a normalised First Folio line
                        rules: list = SPELLING_RULES, # (name, regex, replacement) triples
                       ) -> str:
     "Apply the spelling `rules` in order: the rule-based baseline."
-    _check_str('line', line)
+    check_text('line', line)
     if not isinstance(rules, (list, tuple)):
         raise TypeError(f"rules must be a list of (name, regex, replacement) triples, got {type(rules).__name__}")
     for i, rule in enumerate(rules):
