@@ -155,7 +155,7 @@ nav.sidebar ul { list-style: none; padding-left: .6em; margin: .2em 0; } nav.sid
 nav.sidebar a.active { font-weight: 700; } main { flex: 1; min-width: 0; max-width: 60em; padding: 1em 2em 4em; }
 .description { color: #555; font-size: 1.1em; } pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .85em; }
 .cell-input .highlight pre { background: #f5f7fa; border-left: 3px solid #8aa; } pre.output { background: #fff; border-left: 3px solid #ddd; }
-img.output { max-width: 100%; } table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; }
+img.output, main img { max-width: 100%; height: auto; } table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; }
 details { margin: .5em 0; } summary { cursor: pointer; color: #2c5d8a; } .asis { border-top: 1px solid #eee; margin-top: 1em; }
 a.anchor-link { visibility: hidden; margin-left: .3em; text-decoration: none; } h2:hover a.anchor-link, h3:hover a.anchor-link { visibility: visible; }
 """
