@@ -390,6 +390,51 @@ def greedy_decode(model: Transformer, # an encoder–decoder model
     return [row[:row.index(eos_id)] if eos_id in row else row for row in ys[:, 1:].tolist()]
 
 # %% ../nbs/06_encoder_decoder.ipynb #bf20e0d2
+def _beam_search(next_log_probs: Callable, # ys (B·k, t) -> log p(next token | ys), (B·k, V); feeds its model's caches
+                 reorder: Callable, # rows (B·k,) -> None: make the caches (and anything per row) follow the kept beams
+                 ys: torch.Tensor, # (B·k, n) what every beam starts from (BOS, or a prompt); beam j of input b is row b·k + j
+                 k: int, # beams per input
+                 eos_id: int | None, # a beam that picks it is finished; None: no end token, every beam runs to the end
+                 max_new_tokens: int, # most tokens to generate
+                 alpha: float, # length normalisation exponent: score = log_prob / length**alpha
+                ) -> list[list[Hypothesis]]:
+    "Beam search over any model that gives next-token log-probabilities: per input, the `k` best hypotheses, best first."
+    n0, dev, B = ys.shape[1], ys.device, ys.shape[0] // k
+    scores = torch.full((B, k), -math.inf, device=dev)
+    scores[:, 0] = 0.0                                                # one live beam at the start
+    finished = [[] for _ in range(B)]
+    for step in range(1, max_new_tokens + 1):
+        logp = next_log_probs(ys)                                     # (B·k, V)
+        V = logp.shape[-1]
+        cand = (scores.reshape(-1, 1) + logp).view(B, k * V)          # summed log-prob of every extension
+        top, idx = cand.topk(min(2 * k, k * V), dim=-1)               # (B, 2k)
+        rows = torch.arange(B * k).view(B, k).clone()                 # which old row each new beam extends
+        toks = torch.full((B, k), 0 if eos_id is None else eos_id)    # (dead beams: filler)
+        new_scores = torch.full((B, k), -math.inf)
+        for b, (tops, ids) in enumerate(zip(top.tolist(), idx.tolist())):
+            if len(finished[b]) >= k: continue                        # this input is done
+            n = 0
+            for s, i in zip(tops, ids):
+                if n == k or s == -math.inf: break
+                j, t = divmod(i, V)                                   # beam j, token t
+                if t == eos_id:
+                    finished[b].append(Hypothesis(ys[b * k + j, n0:].tolist(), s, s / step ** alpha, True))
+                else:
+                    rows[b, n], toks[b, n], new_scores[b, n] = b * k + j, t, s
+                    n += 1
+        rows = rows.view(-1).to(dev)
+        ys = torch.cat([ys[rows], toks.view(-1, 1).to(dev)], dim=1)
+        reorder(rows)
+        scores = new_scores.to(dev)
+        if all(len(f) >= k for f in finished): break
+    for b in range(B):                                                    # out of room: keep the live beams too
+        if len(finished[b]) < k:
+            for j in range(k):
+                s = scores[b, j].item()
+                if s > -math.inf:
+                    finished[b].append(Hypothesis(ys[b * k + j, n0:].tolist(), s, s / (ys.shape[1] - n0) ** alpha, False))
+    return [sorted(f, key=lambda h: -h.score)[:k] for f in finished]
+
 @torch.no_grad()
 def beam_decode(model: Transformer, # an encoder–decoder model
                 src: torch.Tensor, # (B, S) source ids, padded with config.pad_id
@@ -409,41 +454,11 @@ def beam_decode(model: Transformer, # an encoder–decoder model
         memory = memory.repeat_interleave(k, dim=0)                       # ... shared by its k beams: (B·k, S, d)
         if memory_mask is not None: memory_mask = memory_mask.repeat_interleave(k, dim=0)
         caches = model.new_kv_caches()
-        ys = torch.full((B * k, 1), bos_id, dtype=torch.long, device=dev)     # beam j of source b is row b·k + j
-        scores = torch.full((B, k), -math.inf, device=dev)
-        scores[:, 0] = 0.0                                                # one live beam at the start
-        finished = [[] for _ in range(B)]
-        for step in range(1, max_new_tokens + 1):
-            logp = _next_log_probs(model, ys, memory, memory_mask, caches)    # (B·k, V)
-            V = logp.shape[-1]
-            cand = (scores.reshape(-1, 1) + logp).view(B, k * V)          # summed log-prob of every extension
-            top, idx = cand.topk(min(2 * k, k * V), dim=-1)               # (B, 2k)
-            rows = torch.arange(B * k).view(B, k).clone()                 # which old row each new beam extends
-            toks = torch.full((B, k), eos_id)                             # (dead beams: filler)
-            new_scores = torch.full((B, k), -math.inf)
-            for b, (tops, ids) in enumerate(zip(top.tolist(), idx.tolist())):
-                if len(finished[b]) >= k: continue                        # this source is done
-                n = 0
-                for s, i in zip(tops, ids):
-                    if n == k or s == -math.inf: break
-                    j, t = divmod(i, V)                                   # beam j, token t
-                    if t == eos_id:
-                        finished[b].append(Hypothesis(ys[b * k + j, 1:].tolist(), s, s / step ** alpha, True))
-                    else:
-                        rows[b, n], toks[b, n], new_scores[b, n] = b * k + j, t, s
-                        n += 1
-            rows = rows.view(-1).to(dev)
-            ys = torch.cat([ys[rows], toks.view(-1, 1).to(dev)], dim=1)
-            for self_cache, _ in caches: self_cache.reorder(rows)      # cross caches: same memory for every beam
-            scores = new_scores.to(dev)
-            if all(len(f) >= k for f in finished): break
-    for b in range(B):                                                    # out of room: keep the live beams too
-        if len(finished[b]) < k:
-            for j in range(k):
-                s = scores[b, j].item()
-                if s > -math.inf:
-                    finished[b].append(Hypothesis(ys[b * k + j, 1:].tolist(), s, s / (ys.shape[1] - 1) ** alpha, False))
-    return [sorted(f, key=lambda h: -h.score)[:k] for f in finished]
+        def reorder(rows):
+            for self_cache, _ in caches: self_cache.reorder(rows)        # cross caches: same memory for every beam
+        ys = torch.full((B * k, 1), bos_id, dtype=torch.long, device=dev)   # beam j of source b is row b·k + j
+        return _beam_search(lambda ys: _next_log_probs(model, ys, memory, memory_mask, caches), reorder,
+                            ys, k, eos_id, max_new_tokens, alpha)
 
 # %% ../nbs/06_encoder_decoder.ipynb #28a90b90
 def collate(pairs: list[tuple[list[int], list[int]]], # (source ids, target ids); every source non-empty
@@ -518,6 +533,31 @@ class GPTConfig:
         check_flag('bias', self.bias)
 
 # %% ../nbs/06_encoder_decoder.ipynb #43634f53
+def _check_attention_mask(mask, idx: torch.Tensor, past: int) -> torch.Tensor:
+    "A (B, past + T) boolean key mask, True = real token, as the (B, 1, 1, past + T) mask attention takes; else a clear error."
+    want = f"attention_mask must be a boolean tensor of shape (batch, cached + new positions) = {(idx.shape[0], past + idx.shape[1])}, True = real token"
+    if not isinstance(mask, torch.Tensor): raise TypeError(f"{want}, got {type(mask).__name__}")
+    if mask.dtype != torch.bool: raise TypeError(f"{want}, got dtype {mask.dtype} (a Hugging Face 0/1 mask converts with mask == 1)")
+    if tuple(mask.shape) != (idx.shape[0], past + idx.shape[1]): raise ValueError(f"{want}, got shape {tuple(mask.shape)}")
+    return mask.to(idx.device)[:, None, None, :]
+
+def _check_logits_to_keep(n, targets) -> int:
+    "`n` as an int >= 0; with targets the loss needs every position's logits, so then only 0."
+    n = check_int('logits_to_keep', n, lo=0)
+    if n and targets is not None: raise ValueError(f"logits_to_keep={n} cannot go with targets: the loss needs the logits of every position")
+    return n
+
+def _check_position_ids(pos, idx: torch.Tensor, block_size: int) -> torch.Tensor:
+    "`pos` as a long tensor if it holds one position in [0, block_size) per token of `idx`, (B, T) or (1, T); else a clear error."
+    want = f"position_ids must be an integer tensor of shape {tuple(idx.shape)} (or (1, {idx.shape[1]})) holding positions in [0, {block_size})"
+    if not isinstance(pos, torch.Tensor): raise TypeError(f"{want}, got {type(pos).__name__}")
+    if pos.dtype.is_floating_point or pos.dtype.is_complex or pos.dtype == torch.bool: raise TypeError(f"{want}, got dtype {pos.dtype}")
+    if pos.dim() != 2 or pos.shape[1] != idx.shape[1] or pos.shape[0] not in (1, idx.shape[0]):
+        raise ValueError(f"{want}, got shape {tuple(pos.shape)}")
+    if pos.numel() and not torch.compiler.is_compiling() and (pos.min() < 0 or pos.max() >= block_size):
+        raise ValueError(f"{want}, got {(pos.min() if pos.min() < 0 else pos.max()).item()}: the model has {block_size} learned positions")
+    return pos.long()
+
 def _init_normal(module: nn.Module, std: float = 0.02):
     "GPT-2/BERT initialisation of one module: N(0, std²) weights for linear and embedding layers, zero biases."
     if isinstance(module, nn.Linear):
@@ -550,17 +590,26 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, # (B, T) token ids
                 targets: torch.Tensor | None = None, # (B, T) next tokens: ids in [0, vocab_size), -100 = ignore
                 kv_caches: list[KVCache] | None = None, # one per block; `idx` then continues the cached positions
+                attention_mask: torch.Tensor | None = None, # (B, T_cached + T) bool, True = real token; False keys (padding) are never attended to
+                position_ids: torch.Tensor | None = None, # (B, T) the position of every token of `idx`; default T_cached .. T_cached + T - 1
+                logits_to_keep: int = 0, # only the last this many positions get logits (generation needs 1); 0: all
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         "(logits (B, T, vocab_size), mean cross-entropy over the targets that are not -100, or None)."
-        _check_kv_caches(kv_caches, self.config.n_layer, 'one KVCache per block')
+        c = self.config
+        keep = _check_logits_to_keep(logits_to_keep, targets)
+        _check_kv_caches(kv_caches, c.n_layer, 'one KVCache per block')
         past = 0 if kv_caches is None else len(kv_caches[0])
-        idx = _check_ids(idx, self.config.vocab_size, self.config.block_size, 'sequence', past)
-        if targets is not None: targets = _check_targets(targets, idx, self.config.vocab_size)
+        idx = _check_ids(idx, c.vocab_size, c.block_size if position_ids is None else math.inf, 'sequence', past)
+        if targets is not None: targets = _check_targets(targets, idx, c.vocab_size)
+        mask = None if attention_mask is None else _check_attention_mask(attention_mask, idx, past)   # (B, 1, 1, T_cached + T)
         t = self.transformer
-        x = t.drop(t.wte(idx) + t.wpe(idx.shape[1], offset=past))              # (B, T, d)
+        if position_ids is None: pos = t.wpe(idx.shape[1], offset=past)                 # (T, d)
+        else: pos = t.wpe.weight[_check_position_ids(position_ids, idx, c.block_size)]   # (B, T, d): one row per position id
+        x = t.drop(t.wte(idx) + pos)                                                     # (B, T, d)
+        causal = idx.shape[1] > 1                        # one new position may see every key: it is the latest
         for i, block in enumerate(t.h):
-            x = block(x, is_causal=True, kv_cache=None if kv_caches is None else kv_caches[i])
-        logits = self.lm_head(t.ln_f(x))                                      # (B, T, V)
+            x = block(x, mask=mask, is_causal=causal, kv_cache=None if kv_caches is None else kv_caches[i])
+        logits = self.lm_head(t.ln_f(x[:, -keep:] if keep else x))            # (B, T, V), or (B, keep, V)
         loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
         return logits, loss
 
