@@ -156,19 +156,27 @@ def pretrain(args: argparse.Namespace) -> int:
     return 0
 
 def _generate_arguments(p: argparse.ArgumentParser):
-    p.add_argument('--checkpoint', type=Path, required=True, help='a checkpoint directory written by pretrain')
+    p.add_argument('--checkpoint', type=Path, required=True,
+                   help='a checkpoint directory written by pretrain, or a Hugging Face GPT-2 directory (config.json, weights, tokenizer files)')
     p.add_argument('--prompt', default='\n', help='the text to continue (default: a new line)')
+    p.add_argument('--batch-file', type=Path, default=None, help='continue every prompt of this file as one batch: one per line, or a .jsonl of strings')
     p.add_argument('--max-new-tokens', type=int_at_least(0), default=300)
     p.add_argument('--temperature', type=finite_float(0), default=0.8, help='0: always the most likely token (default: 0.8)')
     p.add_argument('--top-k', type=int_at_least(1), default=None, help='sample among the k most likely tokens only')
+    p.add_argument('--top-p', type=finite_float(0, 1, lo_open=True), default=None, help='sample from the smallest set of tokens holding this much probability, in (0, 1]')
+    p.add_argument('--min-p', type=finite_float(0, 1), default=None, help='drop tokens less likely than this fraction of the most likely one, in [0, 1]')
+    p.add_argument('--repetition-penalty', type=finite_float(0, lo_open=True), default=1.0, help='> 1 discourages tokens already in the text (default: 1, off)')
+    p.add_argument('--stop', action='append', default=None, metavar='TEXT', help='stop when this text appears; it is not printed (repeatable)')
+    p.add_argument('--stream', action='store_true', help='print the continuation as it is generated')
     p.add_argument('--seed', type=_parsed(int, check_int, 0, 2**32 - 1), default=None, help='for a repeatable sample')
     p.add_argument('--device', type=device_name, default=None)
 
-@command('generate', 'Continue a prompt with a trained checkpoint (simple sampling).', _generate_arguments)
+@command('generate', 'Continue a prompt (or a batch of prompts) with a trained checkpoint or a GPT-2 directory.', _generate_arguments)
 def generate(args: argparse.Namespace) -> int:
-    "Print the prompt and its sampled continuation."
-    from llm_from_scratch.pretraining import generate_text
-    print(generate_text(args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed, args.device))
+    "Print each prompt and its continuation (chapter 10's `generate_job`)."
+    from llm_from_scratch.generation import generate_job
+    generate_job(args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p, args.min_p,
+                 args.repetition_penalty, args.stop, args.seed, args.device, args.stream, args.batch_file, out=sys.stdout)
     return 0
 
 # %% ../nbs/90_cli.ipynb #5d6260fb

@@ -107,6 +107,16 @@ BAD = [  # (arguments, exit status, what the message says)
     (['generate', '--checkpoint', 'x', '--seed', '-1'], 2, 'argument --seed'),
     (['generate', '--checkpoint', 'x', '--device', 'tpu'], 2, 'argument --device'),
     (['generate'], 2, 'the following arguments are required: --checkpoint'),
+    (['generate', '--checkpoint', 'x', '--top-p', '0'], 2, 'argument --top-p: must be a finite number in (0, 1], got 0.0'),
+    (['generate', '--checkpoint', 'x', '--top-p', '1.5'], 2, 'argument --top-p'),
+    (['generate', '--checkpoint', 'x', '--top-p', 'nan'], 2, 'argument --top-p'),
+    (['generate', '--checkpoint', 'x', '--min-p', '1.5'], 2, 'argument --min-p: must be a finite number in [0, 1]'),
+    (['generate', '--checkpoint', 'x', '--min-p', '-0.1'], 2, 'argument --min-p'),
+    (['generate', '--checkpoint', 'x', '--repetition-penalty', '0'], 2, 'argument --repetition-penalty: must be a finite number > 0'),
+    (['generate', '--checkpoint', 'x', '--repetition-penalty', '-1'], 2, 'argument --repetition-penalty'),
+    (['generate', '--checkpoint', 'x', '--repetition-penalty', 'inf'], 2, 'argument --repetition-penalty'),
+    (['generate', '--checkpoint', 'x', '--batch-file', '/nonexistent/prompts.txt'], 2, 'no batch file at /nonexistent/prompts.txt'),
+    (['generate', '--checkpoint', '/nonexistent/ckpt', '--prompt', 'x'], 2, 'no checkpoint directory at /nonexistent/ckpt'),
     (['corpus', '--split', 'dev'], 2, "split must be one of 'train', 'val', 'test', None, got 'dev'"),
     (['corpus', '--edition', 'quarto'], 2, "edition must be one of 'modern', 'folio', got 'quarto'"),
     (['corpus', '--name', 'gutenberg'], 2, "name must be one of 'shakespeare', 'pydoc'"),
@@ -144,3 +154,47 @@ def test_unavailable_device_is_a_usage_error_without_traceback(tmp_path):
     r = _run('pretrain', '--device', 'cuda', '--out', str(tmp_path/'x'))
     assert r.returncode == 2 and "device 'cuda' was requested but is not available here; available: cpu" in r.stderr
     assert 'Traceback' not in r.stderr and not (tmp_path/'x').exists()
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    "A 20-step cpu-tiny checkpoint, and a small random GPT with the course's BPE tokenizer exported as a Hugging Face GPT-2 directory."
+    import torch
+    from llm_from_scratch.tokenization import corpus_tokenizer
+    from llm_from_scratch.transformer import GPT, GPTConfig
+    from llm_from_scratch.generation import to_hf_gpt2
+    d = tmp_path_factory.mktemp('gen')
+    assert cli_main(['pretrain', '--out', str(d/'run'), '--max-steps', '20', '--warmup-steps', '2', '--eval-interval', '10',
+                     '--eval-tokens', '2048', '--no-progress']) == 0
+    tok = corpus_tokenizer('bpe'); torch.manual_seed(0)
+    to_hf_gpt2(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=32)), d/'hf', tok)
+    return d
+
+
+def test_generate_samplers_stream_batch_and_hf(tiny_run, capsys):
+    ck = str(tiny_run/'run'/'checkpoint')
+    capsys.readouterr()
+    args = ['generate', '--checkpoint', ck, '--prompt', 'KING.', '--max-new-tokens', '30', '--seed', '3', '--top-p', '0.9',
+            '--top-k', '20', '--min-p', '0.01', '--repetition-penalty', '1.1', '--temperature', '0.9']
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('KING.') and len(out) == 5 + 30 + 1
+    assert cli_main(args) == 0 and capsys.readouterr().out == out                    # same seed, same text
+    assert cli_main(args + ['--stream']) == 0 and capsys.readouterr().out == out      # streamed: the same pieces
+    (tiny_run/'prompts.txt').write_text('ROMEO.\n\nJULIET.\n')
+    assert cli_main(['generate', '--checkpoint', ck, '--batch-file', str(tiny_run/'prompts.txt'), '--max-new-tokens', '12',
+                     '--temperature', '0']) == 0
+    batch = capsys.readouterr().out
+    alone = []
+    for prompt in ('ROMEO.', 'JULIET.'):                                              # each row = that prompt alone (greedy)
+        assert cli_main(['generate', '--checkpoint', ck, '--prompt', prompt, '--max-new-tokens', '12', '--temperature', '0']) == 0
+        alone.append(capsys.readouterr().out[:-1])
+    assert batch == '\n\n'.join(alone) + '\n' and all(len(a) == len(p) + 12 for a, p in zip(alone, ('ROMEO.', 'JULIET.'))), (batch, alone)
+    assert cli_main(['generate', '--checkpoint', ck, '--batch-file', str(tiny_run/'prompts.txt'), '--stream']) == 2
+    assert 'does not combine with batch_file' in capsys.readouterr().err
+    # a Hugging Face GPT-2 directory works as --checkpoint, and transformers reads the same directory
+    assert cli_main(['generate', '--checkpoint', str(tiny_run/'hf'), '--prompt', 'To be, or not', '--max-new-tokens', '8',
+                     '--temperature', '0']) == 0
+    assert capsys.readouterr().out.startswith('To be, or not')
+    from transformers import GPT2LMHeadModel
+    assert GPT2LMHeadModel.from_pretrained(tiny_run/'hf').config.n_layer == 2
