@@ -222,7 +222,10 @@ def test_public_forward_and_encode_have_docstrings():
 
 TEACHING = {'pretraining': ['get_batch', 'evaluate', 'mask_tokens', 'configure_optimizer', 'sample', 'save_checkpoint',
                             'load_checkpoint', 'train'],
-            'cleaning': ['load_clean_works'], 'embeddings': ['skipgram_pairs'], 'transformer': ['TransformerConfig']}
+            'cleaning': ['load_clean_works'], 'embeddings': ['skipgram_pairs'],
+            'transformer': ['TransformerConfig', 'Transformer', 'GPT', 'EncoderLM', 'greedy_decode', 'beam_decode'],
+            'tasks': ['align_lines', 'folio_modern_pairs', 'modernize_by_rules'],
+            'generation': ['generate', 'top_p_filter', 'StaticKVCache', 'speculative_generate', 'beam_search']}
 
 
 def test_teaching_code_is_shown_on_the_docs_pages():
