@@ -13,7 +13,7 @@ from .core import atomic_path, check_int, check_number
 
 # %% auto #0
 __all__ = ['COMMANDS', 'USAGE_ERRORS', 'int_at_least', 'finite_float', 'device_name', 'Command', 'command', 'build_parser',
-           'main', 'pretrain', 'generate', 'demo', 'corpus']
+           'main', 'pretrain', 'generate', 'demo', 'corpus', 'finetune', 'classify']
 
 # %% ../nbs/90_cli.ipynb #7d2e9a41
 def _parsed(kind, check, *bounds, **kw):
@@ -228,4 +228,73 @@ def corpus(args: argparse.Namespace) -> int:
     if args.out == '-': sys.stdout.write(text); return 0
     with atomic_path(Path(args.out)) as tmp: tmp.write_text(text, encoding='utf-8')
     print(f"wrote {len(text):,} characters ({args.name}, split {args.split or 'all'}) to {args.out}", file=sys.stderr)   # stdout may be the data
+    return 0
+
+# %% ../nbs/90_cli.ipynb #6e3667a1
+_TASKS, _METHODS, _POOLINGS = ('genre',), ('head', 'full', 'lora'), ('mean', 'last')   # finetuning.TASKS, METHODS, POOLINGS
+
+def _finetune_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--checkpoint', type=Path, required=True, help='a GPT checkpoint directory with its tokenizer, e.g. pretrain_out/checkpoint')
+    p.add_argument('--out', type=Path, default=Path('finetune_out'), help='directory for checkpoint/ (the classifier) and results.json (default: finetune_out)')
+    p.add_argument('--task', choices=_TASKS, default='genre', help='the dataset; genre: First Folio comedy / history / tragedy (default: genre)')
+    p.add_argument('--method', choices=_METHODS, default='lora',
+                   help='head: a linear probe on the frozen body; full: every weight; lora: low-rank adapters (default: lora)')
+    p.add_argument('--steps', type=int_at_least(1), default=None, help='optimiser steps of full and lora (default: 200)')
+    p.add_argument('--lr', type=finite_float(0, lo_open=True), default=None, help='peak learning rate of full and lora (default: 3e-4 full, 2e-3 lora)')
+    p.add_argument('--lora-r', type=int_at_least(1), default=None, help="LoRA's rank r (default: 4)")
+    p.add_argument('--lora-alpha', type=finite_float(0, lo_open=True), default=None, help="LoRA's alpha: the update is scaled by alpha / r (default: 8)")
+    p.add_argument('--pooling', choices=_POOLINGS, default='mean', help='what the head reads: the mean of all tokens or the last one (default: mean)')
+    p.add_argument('--length', type=int_at_least(1), default=None, help="tokens per passage (default: the model's context)")
+    p.add_argument('--max-per-play', type=int_at_least(1), default=None, help='at most this many passages of each play, for a quicker run')
+    p.add_argument('--seed', type=_parsed(int, check_int, 0, 2**32 - 1), default=0)
+    p.add_argument('--device', type=device_name, default=None)
+
+def _only_for(args: argparse.Namespace, methods: tuple, *names: str):
+    "A usage error if one of the flags `names` was given with a --method they do nothing for."
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+    if given and args.method not in methods:
+        raise ValueError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to --method {args.method} "
+                         f"(only to {' and '.join(methods)})" + ('; the head is fitted as a logistic regression, without steps'
+                                                                  if args.method == 'head' else ''))
+
+@command('finetune', 'Adapt a pretrained GPT checkpoint to a classification task (head only, full or LoRA); '
+         'save the classifier and results.json.', _finetune_arguments)
+def finetune(args: argparse.Namespace) -> int:
+    "Run chapter 09's `finetune` job with the command line's settings and print its scores."
+    _only_for(args, ('full', 'lora'), 'steps', 'lr'); _only_for(args, ('lora',), 'lora_r', 'lora_alpha')
+    from llm_from_scratch.finetuning import finetune as run
+    given = dict(steps=args.steps, lr=args.lr, r=args.lora_r, alpha=args.lora_alpha, length=args.length, max_per_play=args.max_per_play)
+    print(f'== finetuning {args.checkpoint} on the {args.task} task, method {args.method}', flush=True)
+    res = run(args.checkpoint, args.out, args.task, args.method, pooling=args.pooling, seed=args.seed, device=args.device,
+              **{k: v for k, v in given.items() if v is not None})
+    kept = '' if res['best_step'] is None else (f"; {res['stopped']}" if res['stopped'] != 'steps' else '') + \
+           f", the weights of step {res['best_step']} kept (the best on the validation plays)"
+    print(f"  {res['trainable_params']:,} of {res['params']:,} parameters trained ({res['trainable_params'] / res['params']:.1%}) "
+          f"in {res['minutes']:.1f} min{kept}")
+    v, t = res['val'], res['test']
+    print(f"  validation plays: macro-F1 {v['macro_f1']:.3f}, accuracy {v['accuracy']:.3f}")
+    print(f"  test plays: macro-F1 {t['macro_f1']:.3f} [95% CI {t['ci'][0]:.3f}, {t['ci'][1]:.3f}], accuracy {t['accuracy']:.3f}; "
+          'per play ' + ', '.join(f'{w} {a:.2f}' for w, a in t['per_play'].items()))
+    print(f"  saved {res['checkpoint']} and {Path(args.out)/'results.json'}")
+    return 0
+
+def _classify_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--checkpoint', type=Path, required=True, help='a classifier checkpoint written by finetune (its OUT/checkpoint)')
+    texts = p.add_mutually_exclusive_group(required=True)
+    texts.add_argument('--text', action='append', metavar='TEXT', help='a text to classify (repeatable)')
+    texts.add_argument('--batch-file', type=Path, help='classify every text of this file: one per line, or a .jsonl of strings (texts with line breaks)')
+    p.add_argument('--json', action='store_true', help='print one JSON object per text: text, label, probabilities')
+    p.add_argument('--device', type=device_name, default=None)
+
+@command('classify', 'Label texts with a classifier written by finetune, with the probability of every class.', _classify_arguments)
+def classify(args: argparse.Namespace) -> int:
+    "Print the label and the class probabilities of every text (chapter 09's `classify`)."
+    from llm_from_scratch.finetuning import classify as run
+    from llm_from_scratch.generation import read_prompts
+    texts = args.text if args.text is not None else read_prompts(args.batch_file)
+    for text, out in zip(texts, run(args.checkpoint, texts, args.device)):
+        if args.json: print(json.dumps({'text': text, **out}, ensure_ascii=False)); continue
+        short = ' / '.join(text.split('\n'))
+        print(f"{out['label']:9}" + '  '.join(f'{k} {p:.3f}' for k, p in out['probabilities'].items()) +
+              f"   {short[:60]}{'...' if len(short) > 60 else ''}")
     return 0

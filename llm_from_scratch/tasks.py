@@ -11,8 +11,7 @@ from .core import cache_dir, atomic_path, check_int, check_probability, check_ch
 from .cleaning import load_clean_works, split_of, CLEANING_VERSION
 
 # %% auto #0
-__all__ = ['ALIGNMENT_VERSION', 'SPELLING_RULES', 'speech_lines', 'normalize_line', 'spelling_key', 'align_lines',
-           'folio_modern_pairs', 'modernize_by_rules']
+__all__ = ['ALIGNMENT_VERSION', 'SPELLING_RULES', 'speech_lines', 'normalize_line', 'spelling_key', 'align_lines', 'folio_modern_pairs', 'modernize_by_rules', 'GENRES', 'label_ids', 'Passages', 'check_classes', 'genre_passages']
 
 # %% ../nbs/07_folio_to_modern.ipynb #dcbec5c0
 def _check_lines(name: str, lines) -> list[str]:
@@ -118,3 +117,110 @@ def modernize_by_rules(line: str, # a normalised First Folio line
             raise TypeError(f"rules[{i}] must be a (name, regex, replacement) triple of strings, got {rule!r}")
         line = re.sub(rule[1], rule[2], line)
     return line
+
+# %% ../nbs/09_finetuning.ipynb #38f1c669
+import hashlib, tempfile
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+import torch
+from .core import cache_dir, atomic_path, check_int, check_positive_int, check_choice
+from .cleaning import FOLIO_GENRE, CLEANING_VERSION, load_clean_works, split_of
+from .tokenization import corpus_tokenizer
+
+# %% ../nbs/09_finetuning.ipynb #611c0f05
+GENRES = ('comedy', 'history', 'tragedy')   # the three parts of the First Folio, in its order
+
+def label_ids(names, # label names, e.g. ['comedy', 'tragedy']
+              classes=GENRES, # the allowed names; a name's id is its index here
+             ) -> torch.Tensor:
+    "The class index of every name in `names`, as an int64 tensor; an unknown name is a clear error."
+    index = {c: i for i, c in enumerate(classes)}
+    for n in names:
+        if n not in index: raise ValueError(f"unknown label {n!r}: labels must be one of {', '.join(map(repr, classes))}")
+    return torch.tensor([index[n] for n in names], dtype=torch.long)
+
+@dataclass
+class Passages:
+    "A classification dataset: fixed-length token passages, their labels, the play each comes from, the class names."
+    ids: torch.Tensor          # (N, L) int64 token ids
+    labels: torch.Tensor       # (N,) int64 indices into `classes`
+    plays: list                # (N,) the work id of each passage
+    classes: tuple             # the label names
+
+    def __len__(self): return len(self.labels)
+
+    def __getitem__(self, i) -> Passages:
+        "The passages at `i` (an index, a slice, a list or a tensor of indices), as a new `Passages`."
+        idx = torch.arange(len(self))[i].reshape(-1)
+        return Passages(self.ids[idx], self.labels[idx], [self.plays[j] for j in idx.tolist()], self.classes)
+
+    def counts(self) -> dict:
+        "Passages per class, every class listed (an absent class counts 0)."
+        return dict(zip(self.classes, torch.bincount(self.labels, minlength=len(self.classes)).tolist()))
+
+    def sample(self, n: int, # how many passages, at least one per class
+               seed: int = 0) -> Passages:
+        "`n` passages drawn without replacement, each class in proportion to its share, every class at least once."
+        return self[self.sample_index(n, seed)]
+
+    def sample_index(self, n: int, seed: int = 0) -> torch.Tensor:
+        "The positions (sorted) of the passages `sample(n, seed)` draws."
+        n = check_int('n', n, 1, len(self))
+        check_classes(self, 'the dataset to sample from')
+        if n < len(self.classes): raise ValueError(f"n={n} passages cannot hold all {len(self.classes)} classes: a class would be empty")
+        counts = torch.bincount(self.labels, minlength=len(self.classes))
+        k = (counts.double() * n / len(self)).round().long().clamp(min=1)   # passages per class
+        k[k.argmax()] += n - k.sum()                                         # rounding: the largest class absorbs it
+        g = torch.Generator().manual_seed(check_int('seed', seed, lo=0))
+        pick = [torch.nonzero(self.labels == c).flatten()[torch.randperm(int(counts[c]), generator=g)[:int(k[c])]]
+                for c in range(len(self.classes))]
+        return torch.cat(pick).sort().values
+
+def check_classes(data: Passages, what: str = 'the training set') -> Passages:
+    "`data` if it is a `Passages` with at least one passage of every class; else a clear error."
+    if not isinstance(data, Passages): raise TypeError(f"{what} must be a Passages dataset, got {type(data).__name__}")
+    empty = [c for c, n in data.counts().items() if n == 0]
+    if empty: raise ValueError(f"{what} has no passage of class {', '.join(map(repr, empty))} (counts: {data.counts()}); "
+                               "every class needs examples: take other plays or more passages")
+    return data
+
+# %% ../nbs/09_finetuning.ipynb #25cfe576
+def _tokenizer_digest(tokenizer) -> str:
+    "A short hash of the tokenizer's saved form: the cache key of the ids it produces."
+    with tempfile.TemporaryDirectory() as d:
+        return hashlib.sha256(Path(tokenizer.save(Path(d)/'tok.json')).read_bytes()).hexdigest()[:12]
+
+def _play_ids(tokenizer) -> dict:
+    "The token ids of every play of the Folio catalogue, modern edition (cached per tokenizer in `cache_dir('tasks')`)."
+    path = cache_dir('tasks')/f'genre-ids-c{CLEANING_VERSION}-{_tokenizer_digest(tokenizer)}.npz'
+    if path.is_file():
+        try:
+            with np.load(path) as z:
+                if set(z.files) == set(FOLIO_GENRE): return {k: z[k] for k in sorted(z.files)}
+        except (OSError, ValueError, KeyError): pass                     # unreadable: rebuild it
+    works = load_clean_works('modern')
+    ids = {w: np.asarray(tokenizer.encode(works[w]), dtype=np.int32) for w in sorted(FOLIO_GENRE)}
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f: np.savez(f, **ids)
+    return ids
+
+def genre_passages(split: str, # 'train', 'val' or 'test': chapter 01's split by play
+                   length: int = 128, # L, tokens per passage
+                   tokenizer=None, # default: the course's BPE tokenizer, `corpus_tokenizer('bpe')`
+                   max_per_play: int | None = None, # keep at most this many passages of each play, evenly spaced
+                  ) -> Passages:
+    "Consecutive, non-overlapping `length`-token passages of every play in `split`, labelled with its part of the Folio."
+    check_choice('split', split, ('train', 'val', 'test'))
+    length = check_positive_int('length', length)
+    if max_per_play is not None: max_per_play = check_positive_int('max_per_play', max_per_play)
+    rows, names, plays = [], [], []
+    for w, ids in _play_ids(tokenizer or corpus_tokenizer('bpe')).items():
+        if split_of(w) != split: continue
+        n = len(ids) // length                                           # the last, shorter piece is dropped
+        keep = np.arange(n) if max_per_play is None or n <= max_per_play else \
+               np.linspace(0, n - 1, max_per_play).round().astype(int)
+        rows.append(ids[:n * length].reshape(n, length)[keep])
+        names += [FOLIO_GENRE[w]] * len(keep); plays += [w] * len(keep)
+    ids = torch.from_numpy(np.concatenate(rows).astype(np.int64))
+    return Passages(ids, label_ids(names, GENRES), plays, GENRES)
