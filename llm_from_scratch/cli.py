@@ -13,7 +13,7 @@ from .core import atomic_path, check_int, check_number
 
 # %% auto #0
 __all__ = ['COMMANDS', 'USAGE_ERRORS', 'int_at_least', 'finite_float', 'device_name', 'Command', 'command', 'build_parser',
-           'main', 'pretrain', 'generate', 'demo', 'corpus', 'finetune', 'classify']
+           'main', 'pretrain', 'generate', 'demo', 'corpus', 'finetune', 'classify', 'serve']
 
 # %% ../nbs/90_cli.ipynb #7d2e9a41
 def _parsed(kind, check, *bounds, **kw):
@@ -297,4 +297,56 @@ def classify(args: argparse.Namespace) -> int:
         short = ' / '.join(text.split('\n'))
         print(f"{out['label']:9}" + '  '.join(f'{k} {p:.3f}' for k, p in out['probabilities'].items()) +
               f"   {short[:60]}{'...' if len(short) > 60 else ''}")
+    return 0
+
+# %% ../nbs/90_cli.ipynb #886b62fe
+def _serve_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--checkpoint', action='append', required=True, metavar='[NAME=]DIR',
+                   help="a checkpoint directory (course or Hugging Face GPT-2) to serve as model NAME (default: the directory's name); repeatable")
+    p.add_argument('--host', default='127.0.0.1', help='the address to listen on (default: 127.0.0.1, this machine only)')
+    p.add_argument('--port', type=int_at_least(0), default=8000, help='the port (default: 8000; 0: any free port)')
+    p.add_argument('--api-key', default=os.environ.get('LLM_FROM_SCRATCH_API_KEY') or None,
+                   help='require "Authorization: Bearer KEY" on /v1 (default: $LLM_FROM_SCRATCH_API_KEY)')
+    p.add_argument('--insecure', action='store_true', help='allow an address other machines can reach without an API key')
+    p.add_argument('--max-batch', type=int_at_least(1), default=16, help='sequences decoded together, per model (default: 16)')
+    p.add_argument('--max-queue', type=int_at_least(0), default=64, help='sequences waiting, per model; more get 429 (default: 64)')
+    p.add_argument('--max-tokens-cap', type=int_at_least(1), default=None, help='the most max_tokens a request may ask for')
+    p.add_argument('--timeout', type=finite_float(0, lo_open=True), default=120.0, help='seconds a request may take (default: 120)')
+    p.add_argument('--device', type=device_name, default=None)
+
+def _is_loopback(host: str) -> bool:
+    "Whether `host` is reachable from this machine only (localhost, 127.x.y.z, ::1)."
+    import ipaddress
+    if host == 'localhost': return True
+    try: return ipaddress.ip_address(host).is_loopback
+    except ValueError: return False                          # any other name may resolve to a public address
+
+def _named_checkpoints(items: list[str]) -> dict[str, Path]:
+    "NAME=DIR (or DIR, named after the directory) -> {name: path}, every directory checked to exist, names unique."
+    out = {}
+    for item in items:
+        name, eq, path = item.partition('=') if '=' in item and not Path(item).exists() else ('', '', item)
+        path = Path(path)
+        name = name.strip() or (path.name if path.name != 'checkpoint' else path.resolve().parent.name)
+        if not path.is_dir(): raise FileNotFoundError(f"--checkpoint {item}: no checkpoint directory at {path}")
+        if name in out: raise ValueError(f"--checkpoint {item}: the model name {name!r} is given twice; name them NAME=DIR")
+        out[name] = path
+    return out
+
+@command('serve', 'Serve checkpoints over an OpenAI-compatible HTTP API with continuous batching, and a chat page at /.', _serve_arguments)
+def serve(args: argparse.Namespace) -> int:
+    "Run `serving.create_app` under uvicorn until SIGTERM or Ctrl-C."
+    if not _is_loopback(args.host) and not args.api_key and not args.insecure:
+        raise ValueError(f"--host {args.host} can be reached from other machines: give --api-key KEY (or set "
+                         "LLM_FROM_SCRATCH_API_KEY), or pass --insecure to serve without a key")
+    ckpts = _named_checkpoints(args.checkpoint)
+    import uvicorn
+    from llm_from_scratch.generation import load_for_generation
+    from llm_from_scratch.serving import create_app
+    app = create_app(loader=lambda: {name: load_for_generation(path, args.device) for name, path in ckpts.items()},
+                     api_key=args.api_key, max_batch=args.max_batch, max_queue=args.max_queue,
+                     max_tokens_cap=args.max_tokens_cap, timeout_s=args.timeout)
+    print(f"serving {', '.join(ckpts)} at http://{args.host}:{args.port}/ (API under /v1, health at /health); "
+          f"SIGTERM or Ctrl-C stops it", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level='warning', timeout_graceful_shutdown=60)
     return 0
