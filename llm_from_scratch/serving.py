@@ -341,6 +341,7 @@ class CompletionRequest(_Sampling):
     suffix: str | None = None
 
 class TextPart(BaseModel):
+    "One part of a message's content in OpenAI's list form, `{'type': 'text', 'text': ...}`; only text parts are served."
     model_config = ConfigDict(**_FIELDS)
     type: Literal['text']
     text: str

@@ -72,7 +72,7 @@ def _ids(path: Path) -> frozenset:
 
 
 def _module_names(nb: Path) -> tuple[str | None, set[str], set[str]]:
-    "The notebook's module, the functions/classes in its `#| exports` cells, and its public functions and classes."
+    "The notebook's module, the functions/classes in its `#| exports` cells, and the public functions and classes it defines."
     import importlib, inspect
     cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
     srcs = [''.join(c['source']) for c in cells if c['cell_type'] == 'code']
@@ -80,8 +80,11 @@ def _module_names(nb: Path) -> tuple[str | None, set[str], set[str]]:
     if mod is None: return None, set(), set()
     shown = {n for s in srcs if re.search(r'^#\|\s*exports\b', s, re.M) for n in re.findall(r'^(?:def|class)\s+([A-Za-z]\w*)', s, re.M)}
     m = importlib.import_module(f'llm_from_scratch.{mod}')
+    from llm_from_scratch._modidx import d as modidx
+    syms = modidx['syms'].get(m.__name__, {})                    # a module can be written by several notebooks (tasks: 07 and 09)
+    here = {k.rsplit('.', 1)[-1] for k, (doc, _) in syms.items() if doc.split('#')[0] == site_tool.page_name(nb)}
     public = {n for n in getattr(m, '__all__', []) if (inspect.isfunction(getattr(m, n)) or inspect.isclass(getattr(m, n)))
-              and getattr(getattr(m, n), '__module__', '') == m.__name__}
+              and getattr(getattr(m, n), '__module__', '') == m.__name__ and n in here}
     return mod, shown, public
 
 
