@@ -15,15 +15,16 @@ Results: benchmarks/results/attention.json and .md (attention_<device>.* for a n
     python benchmarks/bench_attention.py --device cuda    # on a GPU
 """
 from __future__ import annotations
-import argparse, json, platform, time
+import argparse, platform, time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from llm_from_scratch.core import atomic_path, get_device, set_seed
+from llm_from_scratch.core import get_device, set_seed
 from llm_from_scratch.attention import MultiHeadAttention, causal_mask, padding_mask
+from _results import write_results            # benchmarks/_results.py: the results files
 
 VARIANTS = ('direct', 'fast', 'scratch')
 
@@ -174,9 +175,7 @@ def main(argv=None):
                   f"{r['scratch_ms']:.2f} | {r['fast_over_direct']:.3f} [{r['fast_over_direct_ci95'][0]:.3f}, {r['fast_over_direct_ci95'][1]:.3f}] | "
                   f"{r['scratch_over_fast']:.2f} [{r['scratch_over_fast_ci95'][0]:.2f}, {r['scratch_over_fast_ci95'][1]:.2f}] | "
                   f"{r['saved_mib']['direct']:.1f} / {r['saved_mib']['fast']:.1f} / {r['saved_mib']['scratch']:.1f} |")
-    for path, text in ((out, json.dumps(result, indent=1)), (out.with_suffix('.md'), '\n'.join(md) + '\n')):
-        with atomic_path(path) as tmp: tmp.write_text(text)
-    print(f'wrote {out} and {out.with_suffix(".md")}')
+    write_results(out.parent, out.stem, result, '\n'.join(md) + '\n')
     return result
 
 

@@ -18,15 +18,16 @@ Ratios come with a bootstrap 95% interval over rounds. Results: benchmarks/resul
     python benchmarks/bench_generation.py --quick --out /tmp/bench    # a tiny model, a few seconds: checks the script
 """
 from __future__ import annotations
-import argparse, json, platform, tempfile, time
+import argparse, platform, tempfile, time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from llm_from_scratch.core import atomic_path, set_seed
+from llm_from_scratch.core import set_seed
 from llm_from_scratch.transformer import GPT, GPTConfig
 from llm_from_scratch.generation import generate, speculative_generate, static_kv_caches, shakespeare_char_models
+from _results import write_results            # benchmarks/_results.py: the results files
 
 
 def bootstrap(per_round: list[float], rng) -> dict:
@@ -204,11 +205,9 @@ def main():
                                 'hf_fraction_of_bound': r['hf_tokens_per_s'] / bound}
     res['cached_vs_uncached'] = run_cache_vs_length(ours, [16, 32, 64] if args.quick else [32, 128, 512, 1024], rounds, rng)
     res['speculative'] = run_speculative(args.quick, rounds, 4, rng)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out/'generation.json') as tmp: tmp.write_text(json.dumps(res, indent=1))
     md = report(res)
-    with atomic_path(args.out/'generation.md') as tmp: tmp.write_text(md)
     print(md)
+    write_results(args.out, 'generation', res, md)
 
 
 if __name__ == '__main__':

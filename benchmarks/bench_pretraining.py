@@ -19,7 +19,7 @@ Results: benchmarks/results/pretraining.json and .md (one section per thread cou
     python benchmarks/bench_pretraining.py --threads 1 --no-compile --profile
 """
 from __future__ import annotations
-import argparse, json, platform, time
+import argparse, platform, time
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from llm_from_scratch.core import atomic_path, get_device, set_seed
+from llm_from_scratch.core import get_device, set_seed
 from llm_from_scratch.transformer import GPT, GPTConfig
 from llm_from_scratch.pretraining import (TrainConfig, configure_optimizer, corpus_tokenizer, flops_per_token, get_batch,
                                           get_preset, matmul_params, token_ids, train)
+from _results import write_results            # benchmarks/_results.py: the results files
 
 
 class FusedBlock(nn.Module):
@@ -213,11 +214,9 @@ def main():
                       'parameters': GPT(cfg).num_params()},
            'rounds': args.rounds, 'steps_per_round': args.steps,
            'runs': [run(args, t) for t in args.threads]}
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out/'pretraining.json') as tmp: tmp.write_text(json.dumps(res, indent=1))
     md = report(res)
-    with atomic_path(args.out/'pretraining.md') as tmp: tmp.write_text(md)
     print(md)
+    write_results(args.out, 'pretraining', res, md)
 
 
 if __name__ == '__main__':

@@ -15,17 +15,18 @@ requests. Results: benchmarks/results/serving.json and .md.
     python benchmarks/bench_serving.py --quick --out /tmp/bench    # a tiny random model, a few seconds: checks the script
 """
 from __future__ import annotations
-import argparse, asyncio, json, platform, statistics, time
+import argparse, asyncio, platform, statistics, time
 from pathlib import Path
 
 import numpy as np
 import torch
 import httpx
 
-from llm_from_scratch.core import atomic_path, set_seed
+from llm_from_scratch.core import set_seed
 from llm_from_scratch.transformer import GPT, GPTConfig
 from llm_from_scratch.tokenization import CharTokenizer
 from llm_from_scratch.serving import create_app, running_server, wait_until_ready
+from _results import write_results            # benchmarks/_results.py: the results files
 
 CLIENTS = (1, 4, 16, 32)
 MODES = {'batched': 32, 'one_at_a_time': 1}
@@ -124,10 +125,9 @@ def main():
     torch.set_num_threads(args.threads)
     rounds = args.rounds or (1 if args.quick else 3)
     res = run(args.quick, rounds, per_client=2 if args.quick else 4, max_tokens=16 if args.quick else 48)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out/'serving.json') as tmp: tmp.write_text(json.dumps(res, indent=1))
-    with atomic_path(args.out/'serving.md') as tmp: tmp.write_text(markdown(res))
-    print(markdown(res))
+    md = markdown(res)
+    print(md)
+    write_results(args.out, 'serving', res, md)
 
 
 if __name__ == '__main__':

@@ -23,7 +23,7 @@ The machine may be shared with other work: timings are noisy, ratios less so. Re
 benchmarks/results/tokenization.{json,md}.
 """
 from __future__ import annotations
-import argparse, json, os, platform, tempfile, time
+import argparse, os, platform, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from tokenizers import ByteLevelBPETokenizer
 
 from llm_from_scratch.cleaning import load_corpus
 from llm_from_scratch.tokenization import (EOT, BPETokenizer, bpe_merges, count_pretokens, train_bpe, train_bpe_naive)
+from _results import write_results            # benchmarks/_results.py: the results files
 
 RESULTS = Path(__file__).resolve().parent/'results'
 
@@ -170,10 +171,7 @@ def main(argv=None):
     md = markdown(r)
     print(md)
     if not a.quick:
-        a.out.mkdir(parents=True, exist_ok=True)
-        (a.out/'tokenization.json').write_text(json.dumps(r, indent=2) + '\n')
-        (a.out/'tokenization.md').write_text(md)
-        print(f'wrote {a.out}/tokenization.json and tokenization.md')
+        write_results(a.out, 'tokenization', r, md)
     return r
 
 
