@@ -11,7 +11,7 @@ from .core import cache_dir, atomic_path, check_int, check_probability, check_ch
 from .cleaning import load_clean_works, split_of, CLEANING_VERSION
 
 # %% auto #0
-__all__ = ['ALIGNMENT_VERSION', 'SPELLING_RULES', 'speech_lines', 'normalize_line', 'spelling_key', 'align_lines', 'folio_modern_pairs', 'modernize_by_rules', 'GENRES', 'label_ids', 'Passages', 'check_classes', 'genre_passages']
+__all__ = ['ALIGNMENT_VERSION', 'SPELLING_RULES', 'speech_lines', 'normalize_line', 'spelling_key', 'align_lines', 'folio_modern_pairs', 'modernize_by_rules', 'GENRES', 'label_ids', 'Passages', 'check_classes', 'genre_passages', 'play_scenes', 'dialogue_system', 'dialogue']
 
 # %% ../nbs/07_folio_to_modern.ipynb #dcbec5c0
 def _check_lines(name: str, lines) -> list[str]:
@@ -224,3 +224,54 @@ def genre_passages(split: str, # 'train', 'val' or 'test': chapter 01's split by
         names += [FOLIO_GENRE[w]] * len(keep); plays += [w] * len(keep)
     ids = torch.from_numpy(np.concatenate(rows).astype(np.int64))
     return Passages(ids, label_ids(names, GENRES), plays, GENRES)
+
+# %% ../nbs/11_chat.ipynb #3a464891
+from .core import check_flag
+from .cleaning import FOLIO_GENRE
+
+_HEADING = re.compile(r'(?:ACT|Act|SCENE|Scene|PROLOGUE|Prologue|EPILOGUE|Epilogue|INDUCTION|Induction)\b')   # a new scene
+
+def play_scenes(text: str, # a cleaned play without stage directions (`load_clean_works(..., stage_directions=False)`)
+               ) -> list[list[tuple[str, str]]]:
+    "The scenes of a play, each a list of speeches `(speaker, text)`: a speech runs from its speaker's label to the next label."
+    scenes, cur, speaker = [], [], None
+    for block in re.split(r'\n[ \t]*\n', check_text('text', text)):
+        lines = [l.strip() for l in block.strip('\n').split('\n')]
+        if not any(lines): continue
+        if _HEADING.match(lines[0]):                                   # ACT II. / Scene 3. ...: the dialogue breaks here
+            if cur: scenes.append(cur)
+            cur, speaker = [], None
+        elif _LABEL.fullmatch(lines[0]):                               # HOR.  then the speech
+            speaker, body = lines[0][:-1], '\n'.join(lines[1:]).strip()
+            if body: cur.append((speaker, body))
+        elif cur and cur[-1][0] == speaker:                            # the same speech, after a removed stage direction
+            cur[-1] = (speaker, cur[-1][1] + '\n' + '\n'.join(lines).strip())
+    if cur: scenes.append(cur)
+    return scenes
+
+# %% ../nbs/11_chat.ipynb #66d398c5
+def dialogue_system(speaker: str, listener: str) -> str:
+    "The system turn of a conversation cut from a play: who the assistant is, and whom it answers."
+    return f"You are {speaker}, speaking to {listener}."
+
+def dialogue(split: str | None = None, # 'train', 'val', 'test' (chapter 01's split by play), or None for every play
+             history: int = 2, # at most this many earlier exchanges between the same two speakers, before the last one
+             system: bool = True, # begin with a system turn naming the speakers (`dialogue_system`)
+            ) -> list[dict]:
+    "Conversations from the plays: each speech answered by another speaker is a user turn and the answer the assistant's."
+    if split is not None: check_choice('split', split, ('train', 'val', 'test'))
+    history, system = check_int('history', history, lo=0), check_flag('system', system)
+    works = load_clean_works('modern', stage_directions=False)
+    out = []
+    for play in sorted(FOLIO_GENRE):
+        if split is not None and split_of(play) != split: continue
+        for k, scene in enumerate(play_scenes(works[play])):
+            for i in range(1, len(scene)):
+                (user, _), (me, _) = scene[i - 1], scene[i]
+                if user == me: continue
+                j, n = i - 1, 0                                      # earlier exchanges, while the same two alternate
+                while n < history and j >= 2 and scene[j - 2][0] == user and scene[j - 1][0] == me: j, n = j - 2, n + 1
+                msgs = [{'role': 'system', 'content': dialogue_system(me, user)}] if system else []
+                msgs += [{'role': 'user' if s == user else 'assistant', 'content': t} for s, t in scene[j:i + 1]]
+                out.append({'play': play, 'scene': k, 'speech': i, 'messages': msgs})
+    return out
