@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_chat.ipynb #817a6f28
 from __future__ import annotations
-import contextlib, copy, json, re, sys, threading, time
+import contextlib, copy, hashlib, json, re, sys, threading, time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,23 +14,23 @@ from torch import nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 
-from .core import (get_device, set_seed, atomic_path, progress, check_int, check_positive_int, check_number,
+from .core import (get_device, set_seed, atomic_path, progress, cache_dir, check_int, check_positive_int, check_number,
                                    check_probability, check_choice, check_flag, check_path)
 from .tokenization import BPETokenizer
 from .transformer import GPT
-from .pretraining import IGNORE_INDEX, save_checkpoint, load_checkpoint, configure_optimizer, lr_at
-from .finetuning import GPTClassifier, LORA_TARGETS, LoRALinear, apply_lora, lora_modules, real_tokens, _saved_class
+from .pretraining import IGNORE_INDEX, save_checkpoint, load_checkpoint, configure_optimizer, lr_at, pretrained
+from .finetuning import GPTClassifier, LORA_TARGETS, apply_lora, lora_modules, real_tokens, _saved_class
 from .generation import generate, stream, load_for_generation
 from .tasks import dialogue
 
 # %% auto #0
 __all__ = ['REPLY_TOKENS', 'REPLY_LIMIT', 'ROLES', 'ROLE_TOKENS', 'END', 'CHAT_TOKENS', 'SFT_METHODS', 'ADAPTER_FILES',
            'chat_tokenizer', 'is_chat_tokenizer', 'check_messages', 'apply_chat_template', 'resize_token_embeddings',
-           'encode_chat', 'trim_history', 'chat_examples', 'chat_batch', 'SFTConfig', 'chat_rows', 'prepare_chat',
-           'chat_loss', 'fit_chat', 'chat_data', 'stop_rate', 'chat_prompt', 'reply_probe', 'chat_replies',
-           'merged_gpt', 'LoRAUpdate', 'MultiLoRALinear', 'Adapter', 'lora_adapter', 'adapter_names', 'active_adapter',
-           'add_adapter', 'set_adapter', 'use_adapter', 'adapter_classify', 'save_adapter', 'load_adapter', 'sft_job',
-           'load_chat', 'chat_loop']
+           'encode_chat', 'trim_history', 'chat_examples', 'chat_batch', 'SFTConfig', 'chat_rows', 'trained_weights',
+           'prepare_chat', 'chat_loss', 'fit_chat', 'chat_data', 'stop_rate', 'chat_prompt', 'reply_probe',
+           'chat_replies', 'merged_gpt', 'LoRAUpdate', 'MultiLoRALinear', 'Adapter', 'lora_adapter', 'adapter_names',
+           'active_adapter', 'add_adapter', 'set_adapter', 'use_adapter', 'adapter_classify', 'save_adapter',
+           'load_adapter', 'sft_job', 'pretrained_chat', 'load_chat', 'chat_loop']
 
 # %% ../nbs/11_chat.ipynb #c2ccb197
 REPLY_TOKENS = 48       # the longest reply (with its <|end|>) SFT trains on and the evaluation compares against
@@ -131,11 +131,12 @@ def trim_history(tokenizer: BPETokenizer, messages, # the conversation so far
                  max_length: int, # the tokens it may take, with the generation prompt (context minus the reply's budget)
                  add_generation_prompt: bool = True,
                 ) -> tuple[list[dict], int]:
-    "(the conversation without its oldest turns, as few dropped as needed to fit `max_length`; how many were dropped)."
+    "(the conversation without its oldest turns — whole exchanges, as few as fit `max_length` — and how many turns were dropped)."
     msgs = check_messages(messages, tuple(tokenizer.special_tokens))
     sys, rest = msgs[:1] if msgs[0]['role'] == 'system' else [], msgs[1:] if msgs[0]['role'] == 'system' else msgs
     n = lambda ms: len(apply_chat_template(ms, add_generation_prompt, tokenizer, tokenize=True))
     for k in range(len(rest)):
+        if 0 < k < len(rest) - 1 and rest[k]['role'] == 'assistant': continue     # never begin with half an exchange
         if n(sys + rest[k:]) <= max_length: return sys + rest[k:], k
     need = n(sys + rest[-1:])
     raise ValueError(f"the last message alone is {need} tokens with its template, {need - max_length} more than the "
@@ -227,6 +228,12 @@ def _keep_old_rows(first_new: int):
         g = g.clone(); g[:first_new] = 0
         return g
     return hook
+
+def trained_weights(model: GPT, tokenizer: BPETokenizer) -> int:
+    "How many weights SFT changes: every trainable parameter, but of a LoRA model's token table only the chat tokens' rows."
+    masked = lora_modules(model) and model.transformer.wte.weight.requires_grad
+    return sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and not (masked and n == 'transformer.wte.weight')) + \
+           (len(chat_rows(tokenizer)) * model.config.n_embd if masked else 0)
 
 def prepare_chat(gpt: GPT, # a pretrained GPT (it is copied, not changed)
                  tokenizer: BPETokenizer, # its tokenizer, with or without the chat tokens
@@ -444,11 +451,12 @@ def lora_adapter(model: nn.Module, # a model with (unmerged) `LoRALinear` layers
         return Adapter(lora, None if rows is None else w[rows.start:rows.stop].detach().cpu().clone(), None if rows is None else rows.start)
     return Adapter(lora, head=copy.deepcopy(model.head).cpu().eval(), classes=tuple(model.config.classes))
 
-def _registry(model: GPT) -> dict:
+def _registry(model: GPT, create: bool = False) -> dict:
+    "The adapters loaded on `model` (kept in its __dict__, beside the modules); made on the first `add_adapter`."
     if not isinstance(model, GPT): raise TypeError(f"model must be a GPT, got {type(model).__name__}")
-    if '_adapters' not in model.__dict__:
+    if create and '_adapters' not in model.__dict__:
         model.__dict__.update(_adapters={}, _adapter_active=None, _adapter_lock=threading.RLock(), _adapter_base_rows={})
-    return model.__dict__['_adapters']
+    return model.__dict__.get('_adapters', {})
 
 def adapter_names(model: GPT) -> list[str]:
     "The adapters loaded on `model`, in the order they were added."
@@ -457,7 +465,7 @@ def adapter_names(model: GPT) -> list[str]:
 def active_adapter(model: GPT) -> str | None:
     "The adapter now active on `model`, or None (the base model)."
     _registry(model)
-    return model.__dict__['_adapter_active']
+    return model.__dict__.get('_adapter_active')
 
 # %% ../nbs/11_chat.ipynb #cd4e8696
 _ADAPTER_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_-]{0,63}')
@@ -466,7 +474,7 @@ def add_adapter(model: GPT, # the base model: its own weights are never changed
                 name: str, # letters, digits, '_' and '-'; the name `set_adapter` and the server use
                 adapter: Adapter) -> GPT:
     "Load `adapter` beside the others on `model`, inactive: every adapted linear layer becomes a `MultiLoRALinear`."
-    reg = _registry(model)
+    reg = _registry(model, create=True)
     if not isinstance(name, str) or not _ADAPTER_NAME.fullmatch(name):
         raise ValueError(f"adapter name {name!r} must be 1-64 letters, digits, '_' or '-' (not starting with '-')")
     if name in reg: raise ValueError(f"an adapter called {name!r} is loaded already (loaded: {', '.join(reg)})")
@@ -508,6 +516,7 @@ def set_adapter(model: GPT, name: str | None) -> GPT:
     "Make adapter `name` the active one on `model` (None: the base model); the token rows it carries are swapped in."
     name = _check_adapter(model, name)
     d = model.__dict__
+    if '_adapters' not in d: return model                                  # no adapters: the base is all there is
     with d['_adapter_lock']:
         if name == d['_adapter_active']: return model
         w, reg = model.transformer.wte.weight, d['_adapters']
@@ -525,6 +534,7 @@ def set_adapter(model: GPT, name: str | None) -> GPT:
 def use_adapter(model: GPT, name: str | None):
     "Within the block, adapter `name` is active (None: the base model), and no other thread switches it; then the previous one again."
     _check_adapter(model, name)
+    if '_adapters' not in model.__dict__: yield model; return              # no adapters: nothing to switch or lock
     with model.__dict__['_adapter_lock']:
         before = model.__dict__['_adapter_active']
         set_adapter(model, name)
@@ -603,7 +613,7 @@ def sft_job(checkpoint: str | Path, # a pretrained GPT checkpoint with its BPE t
     res = {'method': method, 'source': str(checkpoint), 'checkpoint': str(Path(out_dir)/'checkpoint'),
            'conversations': {s: len(d) for s, d in data.items()}, 'minutes': hist['seconds'] / 60,
            'best_step': hist['best_step'], 'stopped': hist['stopped'],
-           'trainable_params': sum(p.numel() for p in model.parameters() if p.requires_grad), 'params': chat.num_params()}
+           'trainable_params': trained_weights(model, tok), 'params': chat.num_params()}
     end, probe = tok.special_tokens[END], _prompts(reply_probe(tok, data['test'], model.config.block_size - REPLY_LIMIT, eval_replies))
     for name, m in (('base', base), ('sft', chat)):
         res[name] = {'test_loss': chat_loss(m, data['test']), 'test_loss_words': chat_loss(m, data['test'], end=False, end_id=end)}
@@ -615,6 +625,20 @@ def sft_job(checkpoint: str | Path, # a pretrained GPT checkpoint with its BPE t
         res['adapter'] = str(Path(out_dir)/'adapter')
     with atomic_path(Path(out_dir)/'results.json') as tmp: tmp.write_text(json.dumps(res, indent=1), encoding='utf-8')
     return res
+
+_CHAT_VERSION = 1        # change when the data, the template or the training changes: cached chat models are rebuilt
+
+def pretrained_chat(method: str = 'lora', # 'lora' (with adapter/) or 'full'
+                    quick: bool = False, # chapter 08's small stand-in and a 20-step smoke run (tests)
+                   ) -> Path:
+    "The directory of `sft_job` run on `pretrained()`: from `cache_dir('checkpoints')` when there, else trained now and kept."
+    check_choice('method', method, SFT_METHODS); check_flag('quick', quick)
+    base = pretrained('shakespeare-bpe', **(dict(max_steps=30, warmup_steps=3, n_layer=2) if quick else {}))
+    kw = dict(steps=20, max_conversations=64, eval_replies=8) if quick else dict(steps=1200)
+    key = json.dumps([str(base.path), method, sorted(kw.items()), _CHAT_VERSION])
+    out = cache_dir('checkpoints')/f"chat-{method}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if not (out/'results.json').is_file(): sft_job(base.path, out, method=method, **kw)
+    return out
 
 # %% ../nbs/11_chat.ipynb #1c63689f
 def load_chat(checkpoint: str | Path, # a chat checkpoint (sft's OUT/checkpoint), or the base checkpoint of `adapter`
@@ -653,7 +677,7 @@ def chat_loop(model: GPT, tokenizer: BPETokenizer,
         try:
             msgs, dropped = trim_history(tokenizer, head + turns + [{'role': 'user', 'content': line}], budget)
         except ValueError as e: write(f'({e})\n'); continue
-        if dropped: write(f"(the conversation outgrew the context: the {dropped} oldest turn{'s' if dropped > 1 else ''} dropped)\n")
+        if dropped: write(f"(the conversation outgrew the context: {'the oldest turn' if dropped == 1 else f'the {dropped} oldest turns'} dropped)\n")
         turns, pieces = msgs[len(head):], []
         write('bot> ')
         try:

@@ -13,7 +13,7 @@ from .core import atomic_path, check_int, check_number
 
 # %% auto #0
 __all__ = ['COMMANDS', 'USAGE_ERRORS', 'int_at_least', 'finite_float', 'device_name', 'Command', 'command', 'build_parser',
-           'main', 'pretrain', 'generate', 'demo', 'corpus', 'finetune', 'classify', 'serve']
+           'main', 'pretrain', 'generate', 'demo', 'corpus', 'finetune', 'classify', 'sft', 'chat', 'serve']
 
 # %% ../nbs/90_cli.ipynb #7d2e9a41
 def _parsed(kind, check, *bounds, **kw):
@@ -299,10 +299,74 @@ def classify(args: argparse.Namespace) -> int:
               f"   {short[:60]}{'...' if len(short) > 60 else ''}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #06d1264e
+_SFT_METHODS = ('full', 'lora')                                      # chat.SFT_METHODS
+
+def _sft_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--checkpoint', type=Path, required=True, help='a pretrained GPT checkpoint with its BPE tokenizer, e.g. pretrain_out/checkpoint')
+    p.add_argument('--out', type=Path, default=Path('sft_out'), help='directory for checkpoint/, adapter/ (lora) and results.json (default: sft_out)')
+    p.add_argument('--method', choices=_SFT_METHODS, default='lora', help='lora: low-rank adapters and the chat tokens; full: every weight (default: lora)')
+    p.add_argument('--steps', type=int_at_least(1), default=1000, help='optimiser steps (default: 1000)')
+    p.add_argument('--batch-size', type=int_at_least(1), default=16, help='conversations per step (default: 16)')
+    p.add_argument('--lr', type=finite_float(0, lo_open=True), default=None, help='peak learning rate (default: 3e-4 full, 2e-3 lora)')
+    p.add_argument('--lora-r', type=int_at_least(1), default=None, help="LoRA's rank r (default: 8)")
+    p.add_argument('--lora-alpha', type=finite_float(0, lo_open=True), default=None, help="LoRA's alpha: the update is scaled by alpha / r (default: 16)")
+    p.add_argument('--max-conversations', type=int_at_least(1), default=None, help='at most this many conversations per split, for a quicker run')
+    p.add_argument('--eval-replies', type=int_at_least(1), default=200, help='test conversations answered to measure the stop rate (default: 200)')
+    p.add_argument('--seed', type=_parsed(int, check_int, 0, 2**32 - 1), default=0)
+    p.add_argument('--device', type=device_name, default=None)
+
+@command('sft', "Finetune a pretrained GPT checkpoint to chat on the plays' dialogue (LoRA or full); save the chat model, "
+         'the adapter and results.json.', _sft_arguments)
+def sft(args: argparse.Namespace) -> int:
+    "Run chapter 11's `sft_job` with the command line's settings and print what it measured."
+    _only_for(args, ('lora',), 'lora_r', 'lora_alpha')
+    from llm_from_scratch.chat import sft_job
+    print(f'== supervised finetuning of {args.checkpoint} to chat, method {args.method}', flush=True)
+    res = sft_job(args.checkpoint, args.out, args.method, args.steps, args.batch_size, args.lr, r=args.lora_r or 8,
+                  alpha=args.lora_alpha or 16, max_conversations=args.max_conversations, eval_replies=args.eval_replies,
+                  seed=args.seed, device=args.device)
+    c = res['conversations']
+    print(f"  {c['train']:,} training conversations ({c['val']:,} validation, {c['test']:,} test); {res['trainable_params']:,} of "
+          f"{res['params']:,} parameters trained in {res['minutes']:.1f} min, the weights of step {res['best_step']} kept")
+    for k in ('base', 'sft'):
+        r = res[k]
+        print(f"  {k:4} on the test plays: assistant-token loss {r['test_loss']:.3f} ({r['test_loss_words']:.3f} without <|end|>), "
+              f"stop rate {r['stop_rate']:.1%}")
+    print(f"  saved {res['checkpoint']}" + (f" and {res['adapter']}" if 'adapter' in res else '') + f" and {Path(args.out)/'results.json'}")
+    return 0
+
+def _chat_arguments(p: argparse.ArgumentParser):
+    p.add_argument('--checkpoint', type=Path, required=True, help="a chat checkpoint (sft's OUT/checkpoint), or the base checkpoint of --adapter")
+    p.add_argument('--adapter', type=Path, default=None, help="a chat adapter (sft's OUT/adapter with --method lora) to load onto the checkpoint")
+    p.add_argument('--system', default=None, help="the system turn, e.g. 'You are HAMLET, speaking to HORATIO.'")
+    p.add_argument('--max-tokens', type=int_at_least(1), default=64, help='the longest reply, in tokens (default: 64)')
+    p.add_argument('--temperature', type=finite_float(0), default=0.8, help='0: greedy (default: 0.8)')
+    p.add_argument('--top-k', type=int_at_least(1), default=None)
+    p.add_argument('--top-p', type=finite_float(0, 1, lo_open=True), default=None)
+    p.add_argument('--seed', type=_parsed(int, check_int, 0, 2**63 - 1), default=None, help='for a repeatable conversation')
+    p.add_argument('--device', type=device_name, default=None)
+
+@command('chat', 'Chat in the terminal with a model finetuned by sft: replies stream, the history is kept within the context.', _chat_arguments)
+def chat(args: argparse.Namespace) -> int:
+    "Run chapter 11's `chat_loop` on a chat checkpoint (or a base checkpoint with its --adapter) until Ctrl-D."
+    import torch
+    from llm_from_scratch.chat import load_chat, chat_loop
+    model, tok = load_chat(args.checkpoint, args.adapter, args.device)
+    if sys.stdin.isatty():
+        try: __import__('readline')                                       # line editing and history at the prompt
+        except ImportError: pass
+    gen = None if args.seed is None else torch.Generator(next(model.parameters()).device).manual_seed(args.seed)
+    chat_loop(model, tok, system=args.system, max_new_tokens=args.max_tokens, temperature=args.temperature,
+              top_k=args.top_k, top_p=args.top_p, generator=gen)
+    return 0
+
 # %% ../nbs/90_cli.ipynb #886b62fe
 def _serve_arguments(p: argparse.ArgumentParser):
     p.add_argument('--checkpoint', action='append', required=True, metavar='[NAME=]DIR',
                    help="a checkpoint directory (course or Hugging Face GPT-2) to serve as model NAME (default: the directory's name); repeatable")
+    p.add_argument('--adapter', action='append', default=[], metavar='NAME=DIR',
+                   help="a LoRA adapter (sft's OUT/adapter) loaded onto the first checkpoint and served as model NAME; repeatable")
     p.add_argument('--host', default='127.0.0.1', help='the address to listen on (default: 127.0.0.1, this machine only)')
     p.add_argument('--port', type=int_at_least(0), default=8000, help='the port (default: 8000; 0: any free port)')
     p.add_argument('--api-key', default=os.environ.get('LLM_FROM_SCRATCH_API_KEY') or None,
@@ -321,15 +385,17 @@ def _is_loopback(host: str) -> bool:
     try: return ipaddress.ip_address(host).is_loopback
     except ValueError: return False                          # any other name may resolve to a public address
 
-def _named_checkpoints(items: list[str]) -> dict[str, Path]:
+def _named_checkpoints(items: list[str], flag: str = '--checkpoint', # the flag, for the messages
+                       taken: dict | None = None, # names already given (by another flag)
+                      ) -> dict[str, Path]:
     "NAME=DIR (or DIR, named after the directory) -> {name: path}, every directory checked to exist, names unique."
-    out = {}
+    out, taken = {}, taken or {}
     for item in items:
         name, eq, path = item.partition('=') if '=' in item and not Path(item).exists() else ('', '', item)
         path = Path(path)
-        name = name.strip() or (path.name if path.name != 'checkpoint' else path.resolve().parent.name)
-        if not path.is_dir(): raise FileNotFoundError(f"--checkpoint {item}: no checkpoint directory at {path}")
-        if name in out: raise ValueError(f"--checkpoint {item}: the model name {name!r} is given twice; name them NAME=DIR")
+        name = name.strip() or (path.name if path.name not in ('checkpoint', 'adapter') else path.resolve().parent.name)
+        if not path.is_dir(): raise FileNotFoundError(f"{flag} {item}: no {flag[2:]} directory at {path}")
+        if name in out or name in taken: raise ValueError(f"{flag} {item}: the model name {name!r} is given twice; name them NAME=DIR")
         out[name] = path
     return out
 
@@ -340,13 +406,20 @@ def serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--host {args.host} can be reached from other machines: give --api-key KEY (or set "
                          "LLM_FROM_SCRATCH_API_KEY), or pass --insecure to serve without a key")
     ckpts = _named_checkpoints(args.checkpoint)
+    adapters = _named_checkpoints(args.adapter, '--adapter', ckpts)
     import uvicorn
     from llm_from_scratch.generation import load_for_generation
-    from llm_from_scratch.serving import create_app
-    app = create_app(loader=lambda: {name: load_for_generation(path, args.device) for name, path in ckpts.items()},
+    from llm_from_scratch.serving import create_app, adapter_models
+    def load() -> dict:
+        models = {name: load_for_generation(path, args.device) for name, path in ckpts.items()}
+        if adapters:                                                       # onto the first checkpoint: one copy of its weights
+            first = next(iter(ckpts))
+            models.update(adapter_models(*models[first], adapters, base_name=first))
+        return models
+    app = create_app(loader=load,
                      api_key=args.api_key, max_batch=args.max_batch, max_queue=args.max_queue,
                      max_tokens_cap=args.max_tokens_cap, timeout_s=args.timeout)
-    print(f"serving {', '.join(ckpts)} at http://{args.host}:{args.port}/ (API under /v1, health at /health); "
+    print(f"serving {', '.join([*ckpts, *adapters])} at http://{args.host}:{args.port}/ (API under /v1, health at /health); "
           f"SIGTERM or Ctrl-C stops it", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level='warning', timeout_graceful_shutdown=60)
     return 0

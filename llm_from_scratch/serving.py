@@ -18,6 +18,8 @@ from .attention import KVCache
 from .transformer import GPT
 from .generation import (StaticKVCache, IncrementalDetokenizer, process_logits, _pick, _unwrap, _inference,
                                          _check_sampling, _check_stop, _split_stop, _default_eos)
+from .chat import (END, Adapter, apply_chat_template, is_chat_tokenizer, chat_tokenizer, add_adapter, load_adapter,
+                                   adapter_names, use_adapter, _check_adapter)
 try:                                                       # the server needs the `serve` extra: pip install 'llm_from_scratch[serve]'
     from fastapi import FastAPI, Request, Depends
     from fastapi.exceptions import RequestValidationError
@@ -32,7 +34,7 @@ except ImportError as e:
 # %% auto #0
 __all__ = ['PLAY_SCRIPT', 'CHAT_PAGE', 'SlotKVCache', 'slot_kv_caches', 'QueueFull', 'EngineClosed', 'Sequence', 'Engine',
            'StreamOptions', 'CompletionRequest', 'TextPart', 'ChatMessage', 'ChatRequest', 'APIError', 'ChatTemplate',
-           'play_script', 'chat_template_for', 'create_app', 'running_server', 'wait_until_ready']
+           'play_script', 'chat_template_for', 'create_app', 'running_server', 'wait_until_ready', 'adapter_models']
 
 # %% ../nbs/12_serving.ipynb #6a22520c
 class SlotKVCache(KVCache):
@@ -123,8 +125,10 @@ class Engine:
                  max_tokens_cap: int | None = None, # the most `max_tokens` a request may ask for; default block_size - 1
                  timeout_s: float = 120.0, # a sequence still running after this long ends ('length'); one still waiting, 'timeout'
                  eos_id: int | None = None, # default: the tokenizer's <|endoftext|>, if it has one
+                 adapter: str | None = None, # the LoRA adapter of `model` (chapter 11's `add_adapter`) active for every step
                 ):
         self.model, self.tokenizer = _unwrap(model).eval(), tokenizer
+        self.adapter = _check_adapter(self.model, adapter) if adapter is not None else None
         self.block_size = self.model.config.block_size
         self.max_batch, self.max_queue = check_positive_int('max_batch', max_batch), check_int('max_queue', max_queue, lo=0)
         self.max_tokens_cap = self.block_size - 1 if max_tokens_cap is None else check_int('max_tokens_cap', max_tokens_cap, 1, self.block_size - 1)
@@ -188,12 +192,16 @@ class Engine:
                 if s.cancelled or now > s.deadline:
                     self.waiting.remove(s); s._emit('done', 'cancelled' if s.cancelled else 'timeout')
             while self.waiting and len(self.active) + len(admit) < self.max_batch: admit.append(self.waiting.popleft())
-        with _inference(self.model, False):
+        with self._adapted(), _inference(self.model, False):              # other engines on this base wait for the step
             for s in admit: self._prefill(s)                               # join: a slot, a prefill, the first token
             self._retire()
             if self.active: self._decode()                                 # every active sequence: one more token
             self._retire()
         return len(self.active) + len(self.waiting)
+
+    def _adapted(self):
+        "This engine's adapter active on the model for a block (and no other engine's), or nothing when the model has no adapters."
+        return use_adapter(self.model, self.adapter) if adapter_names(self.model) else contextlib.nullcontext()
 
     def _prefill(self, s: Sequence):
         s.slot, s.cached = len(self.active), len(s.prompt)
@@ -414,11 +422,17 @@ def play_script(messages: list[dict], # [{'role': 'system' | 'user' | 'assistant
 
 PLAY_SCRIPT = ChatTemplate(play_script, stop=('\n\n',), name='play-script')   # a speech ends at the blank line before the next
 
+def _as_chat(messages: list[dict]) -> list[dict]:
+    "OpenAI's 'developer' role is the system turn of chapter 11's template."
+    return [{**m, 'role': 'system' if m['role'] == 'developer' else m['role']} for m in messages]
+
 def chat_template_for(tokenizer, template: ChatTemplate | None = None) -> ChatTemplate:
-    "`template` if given; else the tokenizer's own (`apply_chat_template`, with its `chat_stop` strings); else `PLAY_SCRIPT`."
+    "`template` if given; else chapter 11's for a tokenizer with the chat tokens; else the tokenizer's own method; else `PLAY_SCRIPT`."
     if template is not None:
         if not isinstance(template, ChatTemplate): raise TypeError(f"template must be a ChatTemplate, got {type(template).__name__}")
         return template
+    if is_chat_tokenizer(tokenizer):
+        return ChatTemplate(lambda msgs, gen: apply_chat_template(_as_chat(msgs), gen, tokenizer), (END,), 'chat-tokens')
     own = getattr(tokenizer, 'apply_chat_template', None)
     if callable(own):
         return ChatTemplate(lambda msgs, gen: own(msgs, add_generation_prompt=gen), tuple(getattr(tokenizer, 'chat_stop', ())), 'tokenizer')
@@ -500,7 +514,7 @@ def _reason(s: Sequence) -> str:
     "OpenAI's finish_reason: 'stop' or 'length' (a sequence cut by its time limit ended for lack of budget: 'length')."
     return s.finish_reason if s.finish_reason in ('stop', 'length') else 'length'
 
-def create_app(models: Mapping[str, tuple] | None = None, # model name -> (GPT, tokenizer); every one is served under its name
+def create_app(models: Mapping[str, tuple] | None = None, # model name -> (GPT, tokenizer) or (GPT, tokenizer, adapter name)
                loader: Callable[[], Mapping[str, tuple]] | None = None, # or a function returning them, run at startup in the background
                api_key: str | None = None, # when set, /v1/* needs the header `Authorization: Bearer <api_key>`
                max_batch: int = 16, # sequences decoded together, per model
@@ -523,8 +537,10 @@ def create_app(models: Mapping[str, tuple] | None = None, # model name -> (GPT, 
         served = {}
         for name, pair in found.items():
             check_text('model name', name)
-            model, tok = pair
-            eng = Engine(model, tok, max_batch, max_queue, max_tokens_cap, timeout_s)
+            if not isinstance(pair, tuple) or len(pair) not in (2, 3):
+                raise ValueError(f"model {name!r}: give (model, tokenizer) or (model, tokenizer, adapter name), got {type(pair).__name__}")
+            model, tok, adapter = (*pair, None)[:3]
+            eng = Engine(model, tok, max_batch, max_queue, max_tokens_cap, timeout_s, adapter=adapter)
             eng.on_step = m.batch.labels(name).observe
             m.queue.labels(name).set_function(lambda e=eng: len(e.waiting))
             m.active.labels(name).set_function(lambda e=eng: len(e.active))
@@ -608,7 +624,8 @@ def create_app(models: Mapping[str, tuple] | None = None, # model name -> (GPT, 
     async def chat(req: ChatRequest, request: Request):
         s = served_model(req.model)
         if req.max_tokens is None: req.max_tokens = req.max_completion_tokens
-        prompt = s.template.render([{'role': msg.role, 'content': msg.text()} for msg in req.messages], True)
+        try: prompt = s.template.render([{'role': msg.role, 'content': msg.text()} for msg in req.messages], True)
+        except ValueError as e: raise APIError(400, f'messages: {e}', param='messages') from None
         return await _answer(request, req, s, [prompt], 'messages', s.template.stop, None, chat=True)
 
     async def _answer(request, req, s: _Served, prompts, what, extra_stop, default_max, chat):
@@ -748,6 +765,20 @@ def wait_until_ready(base_url: str, timeout: float = 60.0) -> dict:
         except httpx.TransportError: pass
         if time.monotonic() - t0 > timeout: raise TimeoutError(f"{base_url} was not ready within {timeout:g} s")
         time.sleep(0.1)
+
+# %% ../nbs/12_serving.ipynb #a175fcd4
+def adapter_models(model: GPT, tokenizer, # the base model and its tokenizer
+                   adapters: Mapping, # name -> an adapter directory (chapter 11's `save_adapter`) or an `Adapter`
+                   base_name: str | None = None, # also serve the base model, without an adapter, under this name
+                  ) -> dict[str, tuple]:
+    "The `create_app` models of one base GPT carrying LoRA adapters, each adapter under its own name: one copy of the weights."
+    if not isinstance(adapters, Mapping) or not adapters: raise ValueError("adapters must map at least one name to an adapter directory")
+    if base_name is not None and check_text('base_name', base_name) in adapters:
+        raise ValueError(f"the base model and an adapter are both called {base_name!r}: give them different names")
+    loaded = {n: a if isinstance(a, Adapter) else load_adapter(a) for n, a in adapters.items()}
+    if any(a.rows is not None for a in loaded.values()) and not is_chat_tokenizer(tokenizer): tokenizer = chat_tokenizer(tokenizer)
+    for n, a in loaded.items(): add_adapter(model, n, a)
+    return {**({} if base_name is None else {base_name: (model, tokenizer)}), **{n: (model, tokenizer, n) for n in loaded}}
 
 # %% ../nbs/12_serving.ipynb #c595169e
 CHAT_PAGE = r"""<!doctype html>
