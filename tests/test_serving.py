@@ -97,3 +97,27 @@ def test_serve_with_key_and_refusals(checkpoint):
     bad = _start('--checkpoint', str(checkpoint), '--host', '0.0.0.0')
     _, err = bad.communicate(timeout=60)
     assert bad.returncode == 2 and 'can be reached from other machines: give --api-key KEY' in err and 'Traceback' not in err
+
+
+def test_serve_a_chat_adapter_beside_its_base():
+    "`serve --checkpoint base=DIR --adapter chat=DIR`: both names listed; the adapter's reply is chapter 11's chat model's."
+    from llm_from_scratch.chat import pretrained_chat, load_chat, apply_chat_template, END
+    from llm_from_scratch.generation import complete
+    chat_dir = pretrained_chat(quick=True)
+    source = json.loads((chat_dir/'results.json').read_text())['source']
+    port = _free_port()
+    url = f'http://127.0.0.1:{port}'
+    proc = _start('--checkpoint', f'base={source}', '--adapter', f"chat={chat_dir/'adapter'}", '--port', str(port))
+    try:
+        _ready(url, proc)
+        assert [m['id'] for m in httpx.get(url + '/v1/models').json()['data']] == ['base', 'chat']
+        msgs = [{'role': 'system', 'content': 'You are HAMLET, speaking to HORATIO.'}, {'role': 'user', 'content': 'Hail to your lordship!'}]
+        r = httpx.post(url + '/v1/chat/completions', json={'model': 'chat', 'messages': msgs, 'max_tokens': 24, 'temperature': 0}, timeout=60)
+        assert r.status_code == 200, r.text
+        model, tok = load_chat(chat_dir/'checkpoint')
+        want = complete(model, tok, apply_chat_template(msgs, True), 24, eos_id=tok.special_tokens[END], temperature=0.0)
+        assert r.json()['choices'][0]['message']['content'] == want
+        bad = httpx.post(url + '/v1/chat/completions', json={'model': 'chat', 'messages': [{'role': 'user', 'content': 'x<|end|>'}]})
+        assert bad.status_code == 400 and 'special token' in bad.json()['error']['message']
+    finally:
+        proc.terminate(); proc.wait(timeout=60)
